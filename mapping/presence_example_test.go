@@ -10,7 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-func exampleMapper() *mapping.Mapper {
+func presenceExampleMapper() *mapping.Mapper {
 	m, err := mapping.NewMapper(mapping.Domains{
 		Component: "gw.example.com",
 		XMPP:      []string{"example.com"},
@@ -23,7 +23,7 @@ func exampleMapper() *mapping.Mapper {
 }
 
 func ExampleMapper_PresenceFromXMPP() {
-	m := exampleMapper()
+	m := presenceExampleMapper()
 	p, err := m.PresenceFromXMPP(mapping.XMPPPresence{
 		From:     jid.MustParse("juliet@example.com/balcony"),
 		To:       jid.MustParse("romeo@example.net"),
@@ -49,7 +49,7 @@ func ExampleMapper_PresenceFromXMPP() {
 }
 
 func ExampleMapper_PresenceToPIDF() {
-	m := exampleMapper()
+	m := presenceExampleMapper()
 	doc, err := m.PresenceToPIDF(cpim.Presence{
 		Entity: cpim.Address{Local: "juliet", Domain: "example.com"},
 		Lang:   "en",
@@ -91,7 +91,7 @@ func ExampleMapper_PresenceToPIDF() {
 }
 
 func ExampleMapper_PresenceFromPIDF() {
-	m := exampleMapper()
+	m := presenceExampleMapper()
 	doc, err := cpim.ParsePIDF([]byte(`<?xml version="1.0" encoding="UTF-8"?>
 <presence xmlns="urn:ietf:params:xml:ns:pidf"
     xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model"
@@ -123,7 +123,7 @@ func ExampleMapper_PresenceFromPIDF() {
 }
 
 func ExampleMapper_PresenceToXMPP() {
-	m := exampleMapper()
+	m := presenceExampleMapper()
 	xs, err := m.PresenceToXMPP(cpim.Presence{
 		Entity:  cpim.Address{Local: "romeo", Domain: "example.net"},
 		Watcher: cpim.Address{Local: "juliet", Domain: "example.com"},

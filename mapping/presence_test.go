@@ -87,7 +87,7 @@ func renderStanzas(xs []XMPPPresence) string {
 }
 
 // x2s maps one stanza to a PIDF document.
-func x2s(t *testing.T, m *Mapper, x XMPPPresence) *cpim.PIDF {
+func presX2S(t *testing.T, m *Mapper, x XMPPPresence) *cpim.PIDF {
 	t.Helper()
 	p, err := m.PresenceFromXMPP(x)
 	if err != nil {
@@ -104,7 +104,7 @@ func x2s(t *testing.T, m *Mapper, x XMPPPresence) *cpim.PIDF {
 }
 
 // s2x maps a PIDF document to stanzas.
-func s2x(t *testing.T, m *Mapper, doc string, lang string) []XMPPPresence {
+func presS2X(t *testing.T, m *Mapper, doc string, lang string) []XMPPPresence {
 	t.Helper()
 	d, err := cpim.ParsePIDF([]byte(doc))
 	if err != nil {
@@ -137,7 +137,7 @@ func TestPresenceTable1(t *testing.T) {
 		}
 	})
 	t.Run("resource to tuple id (note 2)", func(t *testing.T) {
-		doc := x2s(t, m, XMPPPresence{From: from, To: to})
+		doc := presX2S(t, m, XMPPPresence{From: from, To: to})
 		if got := doc.Tuples[0].ID; got != "ID-yn0cl4bnw0yr3vym" {
 			t.Errorf("tuple id %q, want ID-yn0cl4bnw0yr3vym (RFC 8048 Example 19)", got)
 		}
@@ -147,14 +147,14 @@ func TestPresenceTable1(t *testing.T) {
 		if !p.Entity.Equal(cpim.Address{Local: "juliet", Domain: "example.com"}) {
 			t.Errorf("entity %+v", p.Entity)
 		}
-		doc := x2s(t, m, XMPPPresence{From: from})
+		doc := presX2S(t, m, XMPPPresence{From: from})
 		if doc.Entity != "pres:juliet@example.com" {
 			t.Errorf("entity %q, want pres:juliet@example.com (ADR-19)", doc.Entity)
 		}
 	})
 	t.Run("id has no mapping (note 3)", func(t *testing.T) {
-		a := x2s(t, m, XMPPPresence{From: from, ID: "x1"})
-		b := x2s(t, m, XMPPPresence{From: from})
+		a := presX2S(t, m, XMPPPresence{From: from, ID: "x1"})
+		b := presX2S(t, m, XMPPPresence{From: from})
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("the stanza id changed the document")
 		}
@@ -166,10 +166,10 @@ func TestPresenceTable1(t *testing.T) {
 		}
 	})
 	t.Run("type to basic (notes 4, 5)", func(t *testing.T) {
-		if got := x2s(t, m, XMPPPresence{From: from}).Tuples[0].Basic; got != cpim.Open {
+		if got := presX2S(t, m, XMPPPresence{From: from}).Tuples[0].Basic; got != cpim.Open {
 			t.Errorf("no type gives basic %q, want open", got)
 		}
-		doc := x2s(t, m, XMPPPresence{From: from, Type: "unavailable", Show: "away"})
+		doc := presX2S(t, m, XMPPPresence{From: from, Type: "unavailable", Show: "away"})
 		if got := doc.Tuples[0]; got.Basic != cpim.Closed || got.Show != "" || len(doc.Persons) != 0 {
 			t.Errorf("unavailable gives %+v, persons %v; want closed without show", got, doc.Persons)
 		}
@@ -186,30 +186,30 @@ func TestPresenceTable1(t *testing.T) {
 			milli int
 			ok    bool
 		}{{13, 102, true}, {0, 0, true}, {127, 1000, true}, {-1, 0, false}, {-128, 0, false}} {
-			tu := x2s(t, m, XMPPPresence{From: from, Priority: tc.k, HasPriority: true}).Tuples[0]
+			tu := presX2S(t, m, XMPPPresence{From: from, Priority: tc.k, HasPriority: true}).Tuples[0]
 			if tu.HasPriority != tc.ok || tu.Priority != tc.milli {
 				t.Errorf("priority %d gives (%d, %v), want (%d, %v)", tc.k, tu.Priority, tu.HasPriority, tc.milli, tc.ok)
 			}
 		}
-		if tu := x2s(t, m, XMPPPresence{From: from}).Tuples[0]; tu.HasPriority {
+		if tu := presX2S(t, m, XMPPPresence{From: from}).Tuples[0]; tu.HasPriority {
 			t.Errorf("absent priority mapped to %d", tu.Priority)
 		}
 	})
 	t.Run("show copied as jabber:client (note 7)", func(t *testing.T) {
-		doc := x2s(t, m, XMPPPresence{From: from, Show: "away"})
+		doc := presX2S(t, m, XMPPPresence{From: from, Show: "away"})
 		out, _ := doc.Marshal()
 		if !strings.Contains(string(out), `<show xmlns="jabber:client">away</show>`) {
 			t.Errorf("no jabber:client show:\n%s", out)
 		}
 	})
 	t.Run("status to note", func(t *testing.T) {
-		doc := x2s(t, m, XMPPPresence{From: from, Statuses: []cpim.Text{{Text: "retired to the chamber"}}})
+		doc := presX2S(t, m, XMPPPresence{From: from, Statuses: []cpim.Text{{Text: "retired to the chamber"}}})
 		if want := []cpim.Text{{Text: "retired to the chamber"}}; !reflect.DeepEqual(doc.Tuples[0].Notes, want) {
 			t.Errorf("notes %v, want %v", doc.Tuples[0].Notes, want)
 		}
 	})
 	t.Run("contact", func(t *testing.T) {
-		if got := x2s(t, m, XMPPPresence{From: from}).Tuples[0].Contact; got != "sip:juliet@example.com;gr=yn0cl4bnw0yr3vym" {
+		if got := presX2S(t, m, XMPPPresence{From: from}).Tuples[0].Contact; got != "sip:juliet@example.com;gr=yn0cl4bnw0yr3vym" {
 			t.Errorf("contact %q", got)
 		}
 	})
@@ -225,7 +225,7 @@ func TestPresenceTable1(t *testing.T) {
 // Example 19.
 func TestPresenceRFC8048Example19(t *testing.T) {
 	m := presenceMapper(t)
-	doc := x2s(t, m, XMPPPresence{From: mustJID("juliet@example.com/yn0cl4bnw0yr3vym"), To: mustJID("romeo@example.net"), Show: "away"})
+	doc := presX2S(t, m, XMPPPresence{From: mustJID("juliet@example.com/yn0cl4bnw0yr3vym"), To: mustJID("romeo@example.net"), Show: "away"})
 	want := &cpim.PIDF{
 		Entity: "pres:juliet@example.com",
 		Tuples: []cpim.PIDFTuple{{ID: "ID-yn0cl4bnw0yr3vym", Basic: cpim.Open, Show: cpim.ShowAway,
@@ -268,7 +268,7 @@ func TestPresenceTable2(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := renderStanzas(s2x(t, m, tc.doc, tc.lang)); got != tc.want {
+			if got := renderStanzas(presS2X(t, m, tc.doc, tc.lang)); got != tc.want {
 				t.Errorf("got\n%swant\n%s", got, tc.want)
 			}
 		})
@@ -310,7 +310,7 @@ func TestPresenceShowBothWays(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.typ+"/"+tc.show, func(t *testing.T) {
-			doc := x2s(t, m, XMPPPresence{From: from, Type: tc.typ, Show: tc.show})
+			doc := presX2S(t, m, XMPPPresence{From: from, Type: tc.typ, Show: tc.show})
 			tu := doc.Tuples[0]
 			var rpid []string
 			if len(doc.Persons) > 0 {
@@ -323,7 +323,7 @@ func TestPresenceShowBothWays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			xs := s2x(t, m, string(out), "")
+			xs := presS2X(t, m, string(out), "")
 			if len(xs) != 1 || xs[0].Type != tc.typ || xs[0].Show != tc.show || xs[0].From.String() != from.String() {
 				t.Errorf("read back as %s", renderStanzas(xs))
 			}
@@ -410,7 +410,7 @@ func TestPresenceRPIDToShow(t *testing.T) {
   <tuple id='orchard'><status><basic>` + basic + `</basic>` + status + `</status>` + tuple + `</tuple>
   <dm:person id='p'>` + person + personInput + `</dm:person>
 </presence>`
-			xs := s2x(t, m, doc, "")
+			xs := presS2X(t, m, doc, "")
 			if len(xs) != 1 || xs[0].Type != w.typ || xs[0].Show != w.show {
 				t.Errorf("got %swant type %q show %q\n%s", renderStanzas(xs), w.typ, w.show, doc)
 			}
@@ -435,7 +435,7 @@ func TestPresenceRFC3922Examples(t *testing.T) {
   </tuple>
 </presence>`
 	want := "<presence from='romeo@example.net/orchard'>\n  <show>dnd</show>\n  <status>Wooing Juliet</status>\n</presence>\n"
-	if got := renderStanzas(s2x(t, m, doc, "")); got != want {
+	if got := renderStanzas(presS2X(t, m, doc, "")); got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
 }
@@ -521,14 +521,14 @@ func TestPresenceNotesLanguages(t *testing.T) {
 		}
 	}
 	// Back, with Content-Language: en.
-	xs := s2x(t, m, string(out), "en")
+	xs := presS2X(t, m, string(out), "en")
 	want := "<presence from='juliet@example.com/balcony' xml:lang='en'>\n  <status>At the window</status>\n  <status xml:lang='de'>Am Fenster</status>\n  <status xml:lang='it'>Alla finestra</status>\n</presence>\n"
 	if got := renderStanzas(xs); got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
 	// A note in the Content-Language loses its xml:lang; a later note
 	// without one is a duplicate of it.
-	xs = s2x(t, m, `<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:romeo@example.net'><tuple id='a'><status><basic>open</basic></status>
+	xs = presS2X(t, m, `<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:romeo@example.net'><tuple id='a'><status><basic>open</basic></status>
 <note xml:lang='EN'>one</note><note>two</note><note xml:lang='de'>drei</note></tuple></presence>`, "en")
 	want = "<presence from='romeo@example.net/a' xml:lang='en'>\n  <status>one</status>\n  <status xml:lang='de'>drei</status>\n</presence>\n"
 	if got := renderStanzas(xs); got != want {
@@ -560,7 +560,7 @@ func TestPresenceNoteFallback(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := renderStanzas(s2x(t, m, tc.doc, "")); got != tc.want {
+			if got := renderStanzas(presS2X(t, m, tc.doc, "")); got != tc.want {
 				t.Errorf("got\n%swant\n%s", got, tc.want)
 			}
 		})
@@ -593,7 +593,7 @@ func TestPresenceMultiTuple(t *testing.T) {
 <presence from='romeo@example.net/my_phone'/>
 <presence from='romeo@example.net/ID-ID-_C2_A0x'/>
 `
-	if got := renderStanzas(s2x(t, m, doc, "")); got != want {
+	if got := renderStanzas(presS2X(t, m, doc, "")); got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
 }
