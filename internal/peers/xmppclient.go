@@ -1,0 +1,200 @@
+package peers
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+)
+
+// Message is a message stanza an XMPP client received, flattened for
+// assertions.
+type Message struct {
+	From, To, ID, Type, Lang string
+	Body, BodyLang           string
+	Subject, SubjectLang     string
+	Thread                   string
+	// ErrorType and ErrorCondition are set on type='error' messages;
+	// ErrorText is the error's <text/>.
+	ErrorType, ErrorCondition, ErrorText string
+	// Received is when the client read the stanza.
+	Received time.Time
+}
+
+// Client is a logged-in c2s XMPP client: what a person's XMPP app does, on
+// loopback, for tests and benchmarks.
+type Client struct {
+	JID  jid.JID
+	sess *xmpp.Session
+	conn net.Conn
+	in   chan Message
+	done chan struct{}
+
+	closeOnce sync.Once
+}
+
+// Login connects to a c2s port, authenticates with SASL PLAIN, binds the
+// JID's resource and sends initial presence, so the server routes messages
+// to this resource. The loopback stream is declared secure to mellium
+// (whose SASL feature requires TLS); Prosody is configured to allow plain
+// authentication on loopback.
+func Login(ctx context.Context, addr, fullJID, password string) (*Client, error) {
+	j, err := jid.Parse(fullJID)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	s, err := xmpp.NewSession(ctx, j.Domain(), j, conn, xmpp.Secure, xmpp.NewNegotiator(
+		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
+				xmpp.SASL("", password, sasl.Plain),
+				xmpp.BindResource(),
+			}}
+		}))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("xmpp login %s: %w", fullJID, err)
+	}
+	conn.SetDeadline(time.Time{})
+	c := &Client{JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan Message, 100000), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		s.Serve(xmpp.HandlerFunc(c.handle))
+	}()
+	if err := c.SendRaw(ctx, `<presence/>`); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if start.Name.Local != "message" {
+		return nil
+	}
+	var m struct {
+		From    string `xml:"from,attr"`
+		To      string `xml:"to,attr"`
+		ID      string `xml:"id,attr"`
+		Type    string `xml:"type,attr"`
+		Lang    string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
+		Body    []text `xml:"body"`
+		Subject []text `xml:"subject"`
+		Thread  string `xml:"thread"`
+		Error   *struct {
+			Type  string `xml:"type,attr"`
+			Inner []struct {
+				XMLName xml.Name
+				Text    string `xml:",chardata"`
+			} `xml:",any"`
+		} `xml:"error"`
+	}
+	if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(&m); err != nil {
+		return nil // a test client: ignore what it cannot read
+	}
+	msg := Message{From: m.From, To: m.To, ID: m.ID, Type: m.Type, Lang: m.Lang, Thread: m.Thread, Received: time.Now()}
+	if len(m.Body) > 0 {
+		msg.Body, msg.BodyLang = m.Body[0].Text, m.Body[0].Lang
+	}
+	if len(m.Subject) > 0 {
+		msg.Subject, msg.SubjectLang = m.Subject[0].Text, m.Subject[0].Lang
+	}
+	if m.Error != nil {
+		msg.ErrorType = m.Error.Type
+		for _, e := range m.Error.Inner {
+			if e.XMLName.Local == "text" {
+				msg.ErrorText = e.Text
+			} else if msg.ErrorCondition == "" {
+				msg.ErrorCondition = e.XMLName.Local
+			}
+		}
+	}
+	select {
+	case c.in <- msg:
+	default: // a test that reads nothing must not stall the stream
+	}
+	return nil
+}
+
+type text struct {
+	Lang string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
+	Text string `xml:",chardata"`
+}
+
+// SendRaw writes one stanza given as XML text.
+func (c *Client) SendRaw(ctx context.Context, stanza string) error {
+	d := xml.NewDecoder(strings.NewReader(stanza))
+	return c.sess.Send(ctx, d)
+}
+
+// SendMessage sends a chat-less (normal) message with a body; extra is
+// raw XML appended inside the stanza (subject, thread…).
+func (c *Client) SendMessage(ctx context.Context, to, id, lang, body, extra string) error {
+	var b strings.Builder
+	b.WriteString(`<message to='`)
+	xml.EscapeText(&b, []byte(to))
+	b.WriteString(`' id='`)
+	xml.EscapeText(&b, []byte(id))
+	b.WriteString(`'`)
+	if lang != "" {
+		b.WriteString(` xml:lang='`)
+		xml.EscapeText(&b, []byte(lang))
+		b.WriteString(`'`)
+	}
+	b.WriteString(`><body>`)
+	xml.EscapeText(&b, []byte(body))
+	b.WriteString(`</body>`)
+	b.WriteString(extra)
+	b.WriteString(`</message>`)
+	return c.SendRaw(ctx, b.String())
+}
+
+// Next returns the next message received, or an error when ctx ends or the
+// stream closes.
+func (c *Client) Next(ctx context.Context) (Message, error) {
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	case <-c.done:
+		select {
+		case m := <-c.in:
+			return m, nil
+		default:
+			return Message{}, io.EOF
+		}
+	}
+}
+
+// Messages is the channel of received messages (for benchmarks that count).
+func (c *Client) Messages() <-chan Message { return c.in }
+
+// Close ends the session and the connection.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		err = c.sess.Close()
+		c.conn.Close()
+		<-c.done
+	})
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
