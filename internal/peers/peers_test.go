@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +61,48 @@ func TestProsodyHarness(t *testing.T) {
 	}
 	if _, err := Login(ctx, p.C2SAddr(), "alice@xmpp.example.test/c", "wrong"); err == nil {
 		t.Fatal("login with a wrong password succeeded")
+	}
+}
+
+// TestSIPpHarness checks the sipp harness: a rendered UAC scenario talks to
+// a rendered UAS scenario; the UAS's message trace holds the MESSAGE as sent.
+func TestSIPpHarness(t *testing.T) {
+	requireBinary(t, SIPpBinary)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	uasXML, err := MessageUAS{Status: 486, Reason: "Busy Here", Headers: []string{"Retry-After: 30"}}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas, err := StartSIPp(SIPpOptions{Dir: dir, Name: "uas", Scenario: uasXML, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	uacXML, err := MessageUAC{
+		RequestURI: "sip:bob@" + uas.Addr(), From: `"Alice" <sip:alice@127.0.0.1>`, To: "sip:bob@127.0.0.1",
+		Headers: []string{"Subject: hi"}, Body: "Grüße\nzweite Zeile", Expect: 486,
+	}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uac, err := StartSIPp(SIPpOptions{Dir: dir, Name: "uac", Scenario: uacXML, Remote: uas.Addr(), Calls: 1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := uac.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("uac exit %d %v: %s", code, err, uac.Errors())
+	}
+	uas.Stop() // sipp flushes its trace when it exits
+	msgs, err := uas.Messages()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("trace: %v %d", err, len(msgs))
+	}
+	if !msgs[0].Received || !strings.HasPrefix(msgs[0].Raw, "MESSAGE sip:bob@") || !strings.HasSuffix(msgs[0].Raw, "\r\n\r\nGrüße\r\nzweite Zeile") { // sipp sends scenario lines with CRLF
+		t.Errorf("received %q", msgs[0].Raw)
+	}
+	if msgs[1].Received || !strings.HasPrefix(msgs[1].Raw, "SIP/2.0 486 Busy Here\r\n") || !strings.Contains(msgs[1].Raw, "Retry-After: 30\r\n") {
+		t.Errorf("sent %q", msgs[1].Raw)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -38,6 +39,12 @@ type SIPpOptions struct {
 	Keys map[string]string
 	// TraceLogs writes <log> actions to LogFile (-trace_logs).
 	TraceLogs bool
+	// TraceMsg writes every message sent and received to MessageFile
+	// (-trace_msg); read it with Messages.
+	TraceMsg bool
+	// LocalIP is the address sipp binds (default 127.0.0.1; any 127/8
+	// address works on Linux, for tests of source filtering).
+	LocalIP string
 	// Extra arguments.
 	Extra []string
 	// Logf receives sipp's screen output at exit; nil discards it.
@@ -46,12 +53,13 @@ type SIPpOptions struct {
 
 // SIPp is a running sipp process.
 type SIPp struct {
-	Opts     SIPpOptions
-	LogFile  string // the -trace_logs output
-	screen   string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	exitCode int
+	Opts        SIPpOptions
+	LogFile     string // the -trace_logs output
+	MessageFile string // the -trace_msg output
+	screen      string
+	cmd         *exec.Cmd
+	done        chan struct{}
+	exitCode    int
 }
 
 // StartSIPp writes the scenario and starts sipp. Use Wait for UAC runs that
@@ -74,8 +82,13 @@ func StartSIPp(o SIPpOptions) (*SIPp, error) {
 	if err := os.WriteFile(sf, []byte(o.Scenario), 0o600); err != nil {
 		return nil, err
 	}
-	s := &SIPp{Opts: o, screen: filepath.Join(o.Dir, o.Name+".screen"), LogFile: filepath.Join(o.Dir, o.Name+".log")}
-	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(o.LocalPort), "-nostdin",
+	s := &SIPp{Opts: o, screen: filepath.Join(o.Dir, o.Name+".screen"),
+		LogFile: filepath.Join(o.Dir, o.Name+".log"), MessageFile: filepath.Join(o.Dir, o.Name+".msg")}
+	if o.LocalIP == "" {
+		o.LocalIP = "127.0.0.1"
+		s.Opts.LocalIP = o.LocalIP
+	}
+	args := []string{"-sf", sf, "-i", o.LocalIP, "-p", strconv.Itoa(o.LocalPort), "-nostdin",
 		"-trace_err", "-error_file", filepath.Join(o.Dir, o.Name+".errors")}
 	if o.TCP {
 		args = append(args, "-t", "t1")
@@ -90,6 +103,9 @@ func StartSIPp(o SIPpOptions) (*SIPp, error) {
 	}
 	if o.RatePeriod > 0 {
 		args = append(args, "-rp", strconv.FormatInt(o.RatePeriod.Milliseconds(), 10))
+	}
+	if o.TraceMsg {
+		args = append(args, "-trace_msg", "-message_file", s.MessageFile)
 	}
 	if o.TraceLogs {
 		args = append(args, "-trace_logs", "-log_file", s.LogFile)
@@ -127,7 +143,41 @@ func StartSIPp(o SIPpOptions) (*SIPp, error) {
 }
 
 // Addr is sipp's local address.
-func (s *SIPp) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Opts.LocalPort) }
+func (s *SIPp) Addr() string { return fmt.Sprintf("%s:%d", s.Opts.LocalIP, s.Opts.LocalPort) }
+
+// TracedMessage is one SIP message from sipp's -trace_msg file.
+type TracedMessage struct {
+	Received bool   // received by sipp (else sent)
+	Raw      string // the message exactly as on the wire
+}
+
+// traceHead matches sipp's line before each traced message; the byte
+// count delimits the message exactly.
+// sipp writes "[N] bytes :" for received and "(N bytes):" for sent ones.
+var traceHead = regexp.MustCompile(`(?m)^\S+ message (received|sent) (?:\[(\d+)\] bytes :|\((\d+) bytes\):)\n\n`)
+
+// Messages reads the messages sipp traced so far.
+func (s *SIPp) Messages() ([]TracedMessage, error) {
+	b, err := os.ReadFile(s.MessageFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []TracedMessage
+	for _, m := range traceHead.FindAllSubmatchIndex(b, -1) {
+		lo, hi := m[4], m[5]
+		if lo < 0 {
+			lo, hi = m[6], m[7]
+		}
+		count := b[lo:hi]
+		n, _ := strconv.Atoi(string(count))
+		start := m[1]
+		if start+n > len(b) {
+			break // still being written
+		}
+		out = append(out, TracedMessage{Received: string(b[m[2]:m[3]]) == "received", Raw: string(b[start : start+n])})
+	}
+	return out, nil
+}
 
 // Wait waits for sipp to exit and returns its exit code: 0 when every call
 // succeeded, 1 when at least one failed (sipp's convention).

@@ -1,0 +1,67 @@
+package peers
+
+import (
+	"bytes"
+	"embed"
+	"text/template"
+)
+
+//go:embed scenarios/*.tmpl
+var scenarioFS embed.FS
+
+var scenarios = template.Must(template.ParseFS(scenarioFS, "scenarios/*.tmpl"))
+
+// MessageUAC describes a sipp scenario that sends one MESSAGE per call and
+// expects one final response.
+type MessageUAC struct {
+	RequestURI  string   // e.g. sip:alice@xmpp.example.test
+	From        string   // name-addr without tag, e.g. "Bob" <sip:bob@sip.example.test>
+	To          string   // URI
+	CallID      string   // default: sipp's [call_id]
+	MaxForwards int      // default 70
+	Headers     []string // extra header lines (Subject, Content-Language…)
+	ContentType string   // default text/plain;charset=UTF-8
+	Body        string
+	Expect      int // the final status expected (default 202)
+}
+
+// Render returns the scenario XML.
+func (m MessageUAC) Render() (string, error) {
+	if m.CallID == "" {
+		m.CallID = "[call_id]"
+	}
+	if m.MaxForwards == 0 {
+		m.MaxForwards = 70
+	}
+	if m.ContentType == "" {
+		m.ContentType = "text/plain;charset=UTF-8"
+	}
+	if m.Expect == 0 {
+		m.Expect = 202
+	}
+	var b bytes.Buffer
+	err := scenarios.ExecuteTemplate(&b, "uac_message.xml.tmpl", m)
+	return b.String(), err
+}
+
+// MessageUAS describes a sipp scenario that receives one MESSAGE per call
+// and answers it with Status, or stays silent for SilenceMS when Status is 0.
+type MessageUAS struct {
+	Status    int
+	Reason    string
+	Headers   []string // extra header lines of the response (Retry-After…)
+	SilenceMS int
+}
+
+// Render returns the scenario XML.
+func (m MessageUAS) Render() (string, error) {
+	if m.Reason == "" {
+		m.Reason = "Reason"
+	}
+	if m.Status == 0 && m.SilenceMS == 0 {
+		m.SilenceMS = 60000
+	}
+	var b bytes.Buffer
+	err := scenarios.ExecuteTemplate(&b, "uas_answer.xml.tmpl", m)
+	return b.String(), err
+}
