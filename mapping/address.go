@@ -274,7 +274,21 @@ func toJID(local, domain, resource string, dropBadResource bool) (jid.JID, cpim.
 			return jid.JID{}, cpim.Address{}, malformed("localpart longer than %d octets", maxPart)
 		}
 	}
-	j, err := jid.New(esc, d, "")
+	// One jid.New for the whole JID; only when it fails is the resource
+	// tried apart, to drop it (a gr value) or to blame it.
+	j, err := jid.New(esc, d, resource)
+	if err != nil && resource != "" {
+		var errBare error
+		j, errBare = jid.New(esc, d, "")
+		switch {
+		case errBare != nil:
+			err = errBare
+		case !dropBadResource:
+			return jid.JID{}, cpim.Address{}, malformed("resource %q: %w", resource, err)
+		default:
+			err = nil
+		}
+	}
 	if err != nil {
 		return jid.JID{}, cpim.Address{}, malformed("%q@%q is not a valid bare JID: %w", esc, d, err)
 	}
@@ -292,15 +306,6 @@ func toJID(local, domain, resource string, dropBadResource bool) (jid.JID, cpim.
 		// digit): the JID would then not stand for this user.
 		if EscapeLocal(u) != e || !specialsEqual(local, u) {
 			return jid.JID{}, cpim.Address{}, malformed("%q: PRECIS mapping changes its XEP-0106 escaping (%q)", local, e)
-		}
-	}
-	if resource != "" {
-		jr, err := j.WithResource(resource)
-		switch {
-		case err == nil:
-			j = jr
-		case !dropBadResource:
-			return jid.JID{}, cpim.Address{}, malformed("resource %q: %w", resource, err)
 		}
 	}
 	return j, cpim.Address{Local: u, Domain: d, Resource: j.Resourcepart()}, nil
