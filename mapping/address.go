@@ -199,8 +199,9 @@ func unescapeJIDLocal(e string) (string, error) {
 //   - The domain becomes A-labels (IDNA2008 ToASCII): SIP hosts are ASCII
 //     [D]; an IPv6 address keeps its brackets.
 //   - For sip: a resource is appended as ";gr=" with every octet outside
-//     the SIP paramchar set (alphanumerics, -_.!~*'() and []/:&+$)
-//     percent-encoded (ADR-15, RFC 7247 §6.5 step 8). im: and pres:
+//     the SIP paramchar set (alphanumerics, -_.!~*'() and /:&+$)
+//     percent-encoded (ADR-15, RFC 7247 §6.5 step 8); '[' and ']' are
+//     encoded too, for SIP stacks that take them for an IPv6 host [D]. im: and pres:
 //     addresses are bare (RFC 3922 §4.1.1, §5.1.1; ADR-19): the resource is
 //     dropped.
 //
@@ -453,8 +454,9 @@ func splitIM(p uriParts, rest string) (uriParts, error) {
 	if !imLocalIn.allows(local) {
 		return uriParts{}, malformed("%s: local part %q holds characters a mailbox cannot", p.scheme, local)
 	}
-	if host == "" || !hostChars.allows(host) {
-		return uriParts{}, malformed("%s: domain %q is not a host name or IPv4 address", p.scheme, host)
+	// An IPv6 reference comes in brackets, as in SIP; domainForms checks it.
+	if host == "" || host[0] != '[' && !hostChars.allows(host) {
+		return uriParts{}, malformed("%s: domain %q is not a host name or IP address", p.scheme, host)
 	}
 	l, err := percentDecode(local)
 	if err != nil {
@@ -654,8 +656,10 @@ var (
 	// imLocalIn: RFC 5322 atext and '.', which covers the safe sets of
 	// both RFC 7247 §6.2 and RFC 3922 §3.2 step 4, '%' for escapes.
 	imLocalIn = newCharset(alnum + "!#$%&'*+-/=?^_`{|}~" + ".")
-	// paramOut: RFC 3261 §25 paramchar without escaped.
-	paramOut = newCharset(alnum + mark + "[]/:&+$")
+	// paramOut: RFC 3261 §25 paramchar without escaped, and without '['
+	// and ']': sipgo reads a '[' before any '@' as the start of an IPv6
+	// host, so "sip:example.com;gr=[" does not parse there [D].
+	paramOut = newCharset(alnum + mark + "/:&+$")
 	paramIn  = newCharset(alnum + mark + "[]/:&+$" + "%")
 	// hostChars: RFC 3261 §25 hostname and IPv4address characters; the
 	// case-insensitive host is checked further by domainForms.

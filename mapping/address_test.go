@@ -192,6 +192,7 @@ func TestURIToAddress(t *testing.T) {
 		"im headers ignored":    {"im:a@example.com?subject=hi", cpim.Address{Local: "a", Domain: "example.com"}},
 		"im IDN domain":         {"pres:a@xn--mller-kva.example", cpim.Address{Local: "a", Domain: "müller.example"}},
 		"im trailing dot":       {"pres:a@example.com.", cpim.Address{Local: "a", Domain: "example.com"}},
+		"im IPv6 domain":        {"im:a@[2001:DB8::1]", cpim.Address{Local: "a", Domain: "[2001:db8::1]"}},
 		"im upper-case scheme":  {"IM:A@Example.com", cpim.Address{Local: "a", Domain: "example.com"}},
 		// Lengths (ADR-09): 1023 octets are fine.
 		"localpart of 1023 octets": {"sip:" + strings.Repeat("a", 1023) + "@example.com", cpim.Address{Local: strings.Repeat("a", 1023), Domain: "example.com"}},
@@ -273,7 +274,8 @@ func TestURIToAddressErrors(t *testing.T) {
 		"im parenthesis bare":                   {"im:a(b)@example.com", cpim.JIDMalformed, 400},
 		"im second at":                          {"im:a@b@example.com", cpim.JIDMalformed, 400},
 		"pres without domain":                   {"pres:a@", cpim.JIDMalformed, 400},
-		"pres domain literal":                   {"pres:a@[192.0.2.1]", cpim.JIDMalformed, 400},
+		"pres IPv4 domain literal":              {"pres:a@[192.0.2.1]", cpim.JIDMalformed, 400},
+		"pres bad IPv6":                         {"pres:a@[2001:db8::1", cpim.JIDMalformed, 400},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -445,10 +447,11 @@ func TestAddressToURI(t *testing.T) {
 		"IPv6 host":                 {cpim.Address{Local: "a", Domain: "[2001:db8::1]"}, SchemeSIP, "sip:a@[2001:db8::1]"},
 		"domain only":               {cpim.Address{Domain: "example.com"}, SchemeSIP, "sip:example.com"},
 		"ADR-15 gr paramchar": {cpim.Address{Local: "a", Domain: "example.com", Resource: "x y;z=1?[]/:&+$-_.!~*'()@é"}, SchemeSIP,
-			"sip:a@example.com;gr=x%20y%3Bz%3D1%3F[]/:&+$-_.!~*'()%40%C3%A9"},
-		"ADR-19 im is bare":   {cpim.Address{Local: "a", Domain: "example.com", Resource: "r"}, SchemeIM, "im:a@example.com"},
-		"ADR-19 pres is bare": {cpim.Address{Local: "a", Domain: "example.com", Resource: "r"}, SchemePres, "pres:a@example.com"},
-		"Original not used":   {cpim.Address{Local: "a", Domain: "example.com", Original: "sip:A@example.com"}, SchemeSIP, "sip:a@example.com"},
+			"sip:a@example.com;gr=x%20y%3Bz%3D1%3F%5B%5D/:&+$-_.!~*'()%40%C3%A9"},
+		"gr brackets, domain only": {cpim.Address{Domain: "example.com", Resource: "[x]"}, SchemeSIP, "sip:example.com;gr=%5Bx%5D"},
+		"ADR-19 im is bare":        {cpim.Address{Local: "a", Domain: "example.com", Resource: "r"}, SchemeIM, "im:a@example.com"},
+		"ADR-19 pres is bare":      {cpim.Address{Local: "a", Domain: "example.com", Resource: "r"}, SchemePres, "pres:a@example.com"},
+		"Original not used":        {cpim.Address{Local: "a", Domain: "example.com", Original: "sip:A@example.com"}, SchemeSIP, "sip:a@example.com"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
