@@ -17,7 +17,8 @@ import (
 // cleanHeaderValue makes s safe as the value of a generic header such as
 // Subject (RFC 3261 §25.1 TEXT-UTF8-TRIM): invalid UTF-8 becomes U+FFFD,
 // CR, LF, TAB and every other control character become a space, runs of
-// spaces collapse to one, and the result is trimmed.
+// spaces collapse to one, and the result is trimmed of white space
+// (Unicode's, as a peer's parser may trim it too).
 func cleanHeaderValue(s string) string {
 	if isCleanValue(s) {
 		return s
@@ -25,7 +26,8 @@ func cleanHeaderValue(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+	s = strings.TrimLeftFunc(strings.ToValidUTF8(s, "\uFFFD"), unicode.IsSpace)
+	for _, r := range s {
 		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cc, r) || r == '\u2028' || r == '\u2029' || r == ' ' {
 			space = true
 			continue
@@ -36,7 +38,7 @@ func cleanHeaderValue(s string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return b.String()
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
 }
 
 // isCleanValue reports whether cleanHeaderValue would return s unchanged:
@@ -45,7 +47,9 @@ func isCleanValue(s string) bool {
 	if s == "" {
 		return true
 	}
-	if s[0] == ' ' || s[len(s)-1] == ' ' {
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
 		return false
 	}
 	prevSpace := false
