@@ -33,7 +33,9 @@ const (
 type Config struct {
 	// Listen lists the listeners as "network:host:port" with network udp,
 	// tcp or tls, e.g. "udp:127.0.0.1:5060", "tls:[::1]:5061". Port 0 picks
-	// a free port (see [Endpoint.Addrs]).
+	// a free port (see [Endpoint.Addrs]). Requests over UDP leave from the
+	// first udp listener, so that responses come back to it: its address
+	// must be able to reach the next hop.
 	Listen []string
 	// TLS is the configuration of tls listeners (it needs a certificate)
 	// and of TLS connections the gateway opens.
@@ -72,7 +74,9 @@ type Config struct {
 	MaxMessageSize int
 	// TransactionTimeout bounds one MESSAGE transaction in either
 	// direction (default 32 s, Timer F). X2S, no final response within it
-	// is remote-server-timeout; S2X, it bounds the Handler call.
+	// (counted once the message's turn for its destination came, a digest
+	// retry included) is remote-server-timeout; S2X, it bounds the Handler
+	// call.
 	TransactionTimeout time.Duration
 	// WrapCPIM sends message/cpim bodies (RFC 3862) instead of text/plain.
 	WrapCPIM bool

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -67,11 +66,13 @@ type Endpoint struct {
 	ready    chan struct{} // closed once every listener is up
 	readyErr error         // why Run failed before ready, set before ready closes
 
-	mu    sync.Mutex
-	addrs []string // "udp:127.0.0.1:PORT", after ready
-	udp   sip.Addr // the first UDP listener: the source of UDP requests
-	tcp   int      // the port of the first TCP listener (Via of TCP requests)
-	tls   int      // the port of the first TLS listener
+	mu       sync.Mutex
+	closing  bool           // Run is stopping: no new Handler calls
+	inflight sync.WaitGroup // Handler calls in progress
+	addrs    []string       // "udp:127.0.0.1:PORT", after ready
+	udp      sip.Addr       // the first UDP listener: the source of UDP requests
+	tcp      int            // the port of the first TCP listener (Via of TCP requests)
+	tls      int            // the port of the first TLS listener
 
 	queues *destQueues
 	cseq   *cseqTable
@@ -143,9 +144,11 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Endp
 	return e, nil
 }
 
-// Run opens the listeners and serves them until ctx ends; then it closes
-// the listeners, ends pending transactions and Handler calls, closes the
-// user agent and returns once every goroutine it started has stopped. It
+// Run opens the listeners and serves them until ctx ends; then it ends the
+// Handler calls in progress (their ctx ends; they must return) and waits
+// for their answers, closes the listeners and the user agent, which ends
+// pending transactions, and returns once every goroutine it started has
+// stopped. It
 // returns nil after ctx ended, or the error that stopped a listener. Run may
 // be called once.
 func (e *Endpoint) Run(ctx context.Context) error {
@@ -194,7 +197,13 @@ func (e *Endpoint) Run(ctx context.Context) error {
 		case err = <-errc:
 		}
 	}
+	// Stop: end the Handler calls in progress (their ctx ends) and let
+	// them answer, then close the sockets and sipgo's layers.
 	e.stop()
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+	e.inflight.Wait()
 	for _, l := range closers {
 		l.close()
 	}
@@ -323,12 +332,4 @@ func (e *Endpoint) udpSource() sip.Addr {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.udp
-}
-
-// hostPort formats a sent-by or warn-agent host and port.
-func hostPort(host string, port int) string {
-	if port == 0 {
-		return host
-	}
-	return net.JoinHostPort(host, strconv.Itoa(port))
 }

@@ -40,6 +40,17 @@ func refuse(status int, reason, why string, err error, headers ...sip.Header) re
 // as sipgo requires (LIBRARY-NOTES §1.3), and answers 2xx only after the
 // Handler accepted the message onto the XMPP stream.
 func (e *Endpoint) onMessage(req *sip.Request, tx sip.ServerTransaction) {
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		e.respond(req, tx, reply{status: 503, reason: "Service Unavailable", why: "shutting down",
+			level: slog.LevelInfo, headers: []sip.Header{sip.NewHeader("Retry-After", "5")}})
+		return
+	}
+	e.inflight.Add(1)
+	e.mu.Unlock()
+	defer e.inflight.Done()
+
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.TransactionTimeout)
 	defer cancel()
 	tx.OnTerminate(func(string, error) { cancel() })

@@ -199,10 +199,18 @@ func TestRunListenError(t *testing.T) {
 // and returns the final response.
 func sendTo(t *testing.T, network, addr string, r rawReq) *sip.Response {
 	t.Helper()
+	res, err := sendReq(network, addr, r.parse(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// sendReq is sendTo for any goroutine.
+func sendReq(network, addr string, req *sip.Request) (*sip.Response, error) {
 	ua, _ := sipgo.NewUA()
 	defer ua.Close()
 	cli, _ := sipgo.NewClient(ua)
-	req := r.parse(t, "")
 	req.RemoveHeader("Via")
 	req.SetTransport(strings.ToUpper(network))
 	req.SetDestination(addr)
@@ -210,9 +218,9 @@ func sendTo(t *testing.T, network, addr string, r rawReq) *sip.Response {
 	defer cancel()
 	res, err := cli.Do(ctx, req, sipgo.ClientRequestAddVia)
 	if err != nil {
-		t.Fatalf("%s to %s: %v", network, addr, err)
+		return nil, fmt.Errorf("%s to %s: %w", network, addr, err)
 	}
-	return res
+	return res, nil
 }
 
 // TestLoopbackS2X checks a MESSAGE over real sockets, UDP and TCP.
@@ -329,5 +337,50 @@ func TestTransportErrorIsTimeout(t *testing.T) {
 	var ce *cpim.Error
 	if !errors.As(err, &ce) || ce.Condition != cpim.RemoteServerTimeout || ce.Status != 408 {
 		t.Fatalf("got %v, want remote-server-timeout 408", err)
+	}
+}
+
+// TestShutdownAnswersInflight checks that stopping Run ends a Handler call
+// in progress and that its answer still reaches the SIP user before the
+// sockets close (CMP-08: 503 + Retry-After while the XMPP side is gone).
+func TestShutdownAnswersInflight(t *testing.T) {
+	entered := make(chan struct{})
+	h := &recorder{
+		hook: func(ctx context.Context) { close(entered); <-ctx.Done() },
+		err:  &cpim.Error{Condition: cpim.InternalServerError, Status: 503, RetryAfter: 10 * time.Second},
+	}
+	log, _ := newLog()
+	e, err := New(Config{Listen: []string{"udp:127.0.0.1:0"}}, testMapper(t), h, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- e.Run(ctx) }()
+	if err := e.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		res *sip.Response
+		err error
+	}
+	got := make(chan result, 1)
+	req, addr := defaultMessage().parse(t, ""), addrOf(t, e, "udp")
+	go func() {
+		res, err := sendReq("udp", addr, req)
+		got <- result{res, err}
+	}()
+	<-entered
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	res := r.res
+	if res.StatusCode != 503 || res.GetHeader("Retry-After") == nil || res.GetHeader("Retry-After").Value() != "10" {
+		t.Errorf("in-flight request got %d %v", res.StatusCode, res.GetHeader("Retry-After"))
 	}
 }

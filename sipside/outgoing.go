@@ -75,9 +75,19 @@ func (e *Endpoint) SendMessage(ctx context.Context, m cpim.Message) error {
 	log = log.With("call_id", callID)
 	res, err := e.send(ctx, req)
 	if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && e.cfg.Username != "" {
-		res, err = e.authenticate(ctx, req, res)
-		if e.cseqTracked(s.CallID, callID) {
+		r, aerr := e.authenticate(ctx, req, res)
+		if s.CallID == callID {
 			e.cseq.observe(callID, req.CSeq().SeqNo)
+		}
+		switch {
+		case aerr == nil:
+			res = r
+		case isTransactionError(ctx, aerr):
+			err = aerr
+		default:
+			// The challenge could not be answered (no or unreadable
+			// WWW-Authenticate): the challenge is the final response.
+			log.Warn("cannot answer the challenge", "status", res.StatusCode, "err", aerr)
 		}
 	}
 	if err != nil {
@@ -125,6 +135,15 @@ func retryAfter(res *sip.Response) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Second
+}
+
+// isTransactionError reports whether err ended a transaction (ctx,
+// transport, timer) rather than preceding one.
+func isTransactionError(ctx context.Context, err error) bool {
+	var ce *cpim.Error
+	return ctx.Err() != nil || errors.As(err, &ce) ||
+		errors.Is(err, sip.ErrTransactionTransport) || errors.Is(err, sip.ErrTransactionTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // timeoutError is the error for a transaction without final response
@@ -325,10 +344,6 @@ func (e *Endpoint) buildRequest(s mapping.SIPMessage) (*sip.Request, string, err
 	req.SetBody(s.Body)
 	return req, callID, nil
 }
-
-// cseqTracked reports whether the Call-ID of a request came from the
-// message (and so may come again) rather than being generated.
-func (e *Endpoint) cseqTracked(mapped, used string) bool { return mapped == used }
 
 // internalError reports a mapping result sipgo cannot parse: a bug, not a
 // user error.

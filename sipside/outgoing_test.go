@@ -592,3 +592,19 @@ func equalU32(a, b []uint32) bool {
 	}
 	return true
 }
+
+// TestDigestUnanswerable checks that a challenge the credentials cannot
+// answer (here: no WWW-Authenticate) is mapped like any failure.
+func TestDigestUnanswerable(t *testing.T) {
+	e, seen := stubbed(t, Config{Username: "gw", Password: "secret"}, func(req *sip.Request) *sip.Response {
+		return answer(req, 401, "Unauthorized")
+	})
+	err := e.SendMessage(context.Background(), outMessage())
+	var ce *cpim.Error
+	if !errors.As(err, &ce) || ce.Condition != cpim.NotAuthorized || ce.Status != 401 {
+		t.Fatalf("got %v, want not-authorized 401", err)
+	}
+	if n := len(seen()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
