@@ -81,10 +81,14 @@ func internal(format string, args ...any) *cpim.Error {
 //     recipient-unavailable and Status 480, Text "SIPS Not Allowed" (the SIP
 //     side adds Warning 380; ADR-23); any other scheme but sip:, im: and
 //     pres: is refused with not-acceptable and Status 416 (ADR-22).
+//   - A URI is printable ASCII: a space, a control or a raw non-ASCII octet
+//     anywhere makes it malformed (an IDN host comes as A-labels).
 //   - sip: URIs follow RFC 3261 §19.1: the userinfo is split off at the
 //     first '@' before URI parameters are parsed (ADR-10), since a user may
-//     hold ';' and '?'. A password ("user:pw@") is refused. The port, the
-//     URI parameters other than gr, and the headers are ignored.
+//     hold ';' and '?'. A password ("user:pw@") is refused, and so is a
+//     user with an octet RFC 3261 §25 wants encoded (a bare '#', '%' that
+//     starts no escape, '"', '[' …). The port, the URI parameters other
+//     than gr, and the headers are ignored.
 //   - im: and pres: URIs (RFC 3860/3859 App. A) are split at the first '@';
 //     the local part may use the safe set of RFC 7247 §6.2 or of RFC 3922
 //     §3.2 (so '.', '#' and '?' may come bare or encoded); headers after the
@@ -100,7 +104,8 @@ func internal(format string, args ...any) *cpim.Error {
 //     U-labels (IDNA2008, "xn--mller-kva.example" gives "müller.example").
 //     An IPv4 address is kept; an IPv6 reference keeps its brackets in the
 //     canonical text form of RFC 5952 ("[2001:db8::1]"), as mellium's jid
-//     accepts both.
+//     accepts both (in im: and pres: too). An IPv4 address in brackets and
+//     an IPv4-mapped IPv6 address are refused: jid would not take them.
 //   - A gr parameter with a value becomes Resource (ADR-15, ADR-18) after
 //     percent-decoding and PRECIS OpaqueString; a valueless gr is a
 //     temporary GRUU and is not mapped (ADR-16), and a value that is not a
@@ -274,7 +279,21 @@ func toJID(local, domain, resource string, dropBadResource bool) (jid.JID, cpim.
 			return jid.JID{}, cpim.Address{}, malformed("localpart longer than %d octets", maxPart)
 		}
 	}
-	j, err := jid.New(esc, d, "")
+	// One jid.New for the whole JID; only when it fails is the resource
+	// tried apart, to drop it (a gr value) or to blame it.
+	j, err := jid.New(esc, d, resource)
+	if err != nil && resource != "" {
+		var errBare error
+		j, errBare = jid.New(esc, d, "")
+		switch {
+		case errBare != nil:
+			err = errBare
+		case !dropBadResource:
+			return jid.JID{}, cpim.Address{}, malformed("resource %q: %w", resource, err)
+		default:
+			err = nil
+		}
+	}
 	if err != nil {
 		return jid.JID{}, cpim.Address{}, malformed("%q@%q is not a valid bare JID: %w", esc, d, err)
 	}
@@ -292,15 +311,6 @@ func toJID(local, domain, resource string, dropBadResource bool) (jid.JID, cpim.
 		// digit): the JID would then not stand for this user.
 		if EscapeLocal(u) != e || !specialsEqual(local, u) {
 			return jid.JID{}, cpim.Address{}, malformed("%q: PRECIS mapping changes its XEP-0106 escaping (%q)", local, e)
-		}
-	}
-	if resource != "" {
-		jr, err := j.WithResource(resource)
-		switch {
-		case err == nil:
-			j = jr
-		case !dropBadResource:
-			return jid.JID{}, cpim.Address{}, malformed("resource %q: %w", resource, err)
 		}
 	}
 	return j, cpim.Address{Local: u, Domain: d, Resource: j.Resourcepart()}, nil

@@ -214,3 +214,62 @@ func FuzzMapper(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAddressToJID feeds raw UTF-8 as a localpart, which reaches PRECIS
+// corner cases (width mapping, composition, Bidi) faster than URIs do: an
+// address that maps keeps its XEP-0106 characters, its canonical form maps
+// to the same JID, and every URI of it maps back; Mode B round-trips too.
+func FuzzAddressToJID(f *testing.F) {
+	addSeeds(f, "FuzzAddressToJID")
+	m := mustMapper(f, gwDomains)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		local := string(data)
+		for _, a := range []cpim.Address{
+			{Local: local, Domain: "example.com"},
+			{Local: "r", Domain: "example.com", Resource: local},
+		} {
+			j, err := AddressToJID(a)
+			if err != nil {
+				checkRefusal(t, err, 400)
+				continue
+			}
+			if p, err := jid.Parse(j.String()); err != nil || !p.Equal(j) {
+				t.Fatalf("jid.Parse(%q) = %q, %v", j, p, err)
+			}
+			c, err := JIDToAddress(j)
+			if err != nil {
+				t.Fatalf("JIDToAddress(%q): %v (from %#v)", j, err, a)
+			}
+			if !specialsEqual(a.Local, c.Local) {
+				t.Fatalf("%#v maps to %#v: XEP-0106 characters changed", a, c)
+			}
+			if j2, err := AddressToJID(c); err != nil || !j2.Equal(j) {
+				t.Fatalf("AddressToJID(%#v) = %q, %v; want %q", c, j2, err, j)
+			}
+			u, err := AddressToURI(c, SchemeSIP)
+			if err != nil {
+				t.Fatalf("AddressToURI(%#v): %v", c, err)
+			}
+			checkSIPURI(t, u, c)
+			if back, err := URIToAddress(u); err != nil || !back.Equal(c) {
+				t.Fatalf("URIToAddress(%q) = %#v, %v; want %#v", u, back, err, c)
+			}
+		}
+		a := cpim.Address{Local: local, Domain: "example.net", Resource: "x"}
+		j, err := m.JID(a)
+		if err != nil {
+			checkRefusal(t, err, 400, 404)
+			return
+		}
+		c, err := m.Address(j)
+		if err != nil {
+			t.Fatalf("Address(%q): %v (from %#v)", j, err, a)
+		}
+		if c.Domain != "example.net" || !specialsEqual(a.Local, c.Local) {
+			t.Fatalf("%#v maps to %q and back to %#v", a, j, c)
+		}
+		if j2, err := m.JID(c); err != nil || !j2.Equal(j) {
+			t.Fatalf("JID(%#v) = %q, %v; want %q", c, j2, err, j)
+		}
+	})
+}

@@ -538,3 +538,103 @@ func TestOriginalKept(t *testing.T) {
 		t.Errorf("URIToAddress(%q)\n got %#v\nwant %#v", uri, a, want)
 	}
 }
+
+// One or more cases for each address item of the conformance checklist
+// (INTERWORKING.md §8.1, ADR-01…ADR-25). Many more are in the tables above.
+func TestChecklistADR(t *testing.T) {
+	s2x := func(uri, want string) func(*testing.T) {
+		return func(t *testing.T) {
+			t.Helper()
+			j, err := uriToJID(uri)
+			if err != nil || j.String() != want {
+				t.Errorf("%s → %q, %v; want %q", uri, j, err, want)
+			}
+		}
+	}
+	x2s := func(in string, s Scheme, want string) func(*testing.T) {
+		return func(t *testing.T) {
+			t.Helper()
+			u, err := jidToURI(in, s)
+			if err != nil || u != want {
+				t.Errorf("%s → %q, %v; want %q", in, u, err, want)
+			}
+		}
+	}
+	refuse := func(uri string, cond cpim.Condition, status int) func(*testing.T) {
+		return func(t *testing.T) {
+			t.Helper()
+			_, err := uriToJID(uri)
+			wantErr(t, err, cond, status)
+		}
+	}
+	gw := mustMapper(t, gwDomains)
+	tests := map[string]func(*testing.T){
+		"ADR-01 unescape, keep, escape":    x2s(`a\27b#c@x.example`, SchemeSIP, "sip:a'b%23c@x.example"),
+		"ADR-02 percent-encode for URIs":   x2s("a[b@x.example", SchemeSIP, "sip:a%5Bb@x.example"),
+		"ADR-03 XEP-0106 for JIDs":         s2x("sip:a%3Cb%3E@x.example", `a\3cb\3e@x.example`),
+		"ADR-04 decode as UTF-8":           s2x("sip:%C3%BC@x.example", "ü@x.example"),
+		"ADR-04 invalid UTF-8":             refuse("sip:%C3@x.example", cpim.JIDMalformed, 400),
+		"ADR-05 & ' / escaped":             s2x("sip:a&b'c/d@x.example", `a\26b\27c\2fd@x.example`),
+		"ADR-06 backslash look-alike":      s2x("sip:%5C5c@x.example", `\5c5c@x.example`),
+		"ADR-07 trailing space":            refuse("sip:a%20@x.example", cpim.JIDMalformed, 400),
+		"ADR-08 UsernameCaseMapped":        s2x("sip:ALICE@x.example", "alice@x.example"),
+		"ADR-08 PRECIS refusal":            refuse("sip:%E2%85%A3@x.example", cpim.JIDMalformed, 400),
+		"ADR-09 OpaqueString resource":     s2x("sip:a@x.example;gr=%E2%85%A3", "a@x.example/Ⅳ"),
+		"ADR-09 resource length":           s2x("sip:a@x.example;gr="+strings.Repeat("r", 1024), "a@x.example"),
+		"ADR-10 user before params":        s2x("sip:a;b@x.example;gr=r", "a;b@x.example/r"),
+		"ADR-10 JID split at / first":      x2s("a@x.example/c@d/e", SchemeSIP, "sip:a@x.example;gr=c%40d/e"),
+		"ADR-11 trailing dot":              s2x("sip:a@x.example.", "a@x.example"),
+		"ADR-12 all ten unescaped":         x2s(`a\20b\22\26\27\2f\3a\3c\3e\40\5c27@x.example`, SchemeSIP, `sip:a%20b%22&'/%3A%3C%3E%40%5C27@x.example`),
+		"ADR-13 sip set":                   x2s("a^b`c@x.example", SchemeSIP, "sip:a%5Eb%60c@x.example"),
+		"ADR-13 im set":                    x2s("a(b),c;d@x.example", SchemeIM, "im:a%28b%29%2Cc%3Bd@x.example"),
+		"ADR-15 resource to gr":            x2s("a@x.example/Büro 1", SchemeSIP, "sip:a@x.example;gr=B%C3%BCro%201"),
+		"ADR-16 temporary GRUU":            s2x("sip:tgruu.7hs==jd7vnzga5w7fajsc7-ajd6fabz0f8g5@example.com;gr", "tgruu.7hs==jd7vnzga5w7fajsc7-ajd6fabz0f8g5@example.com"),
+		"ADR-17 From is AOR with gr":       x2s("juliet@example.com/balcony", SchemeSIP, "sip:juliet@example.com;gr=balcony"),
+		"ADR-18 GRUU gives a full JID":     s2x("sip:romeo@example.net;gr=phone", "romeo@example.net/phone"),
+		"ADR-19 im: is bare":               x2s("juliet@example.com/balcony", SchemeIM, "im:juliet@example.com"),
+		"ADR-19 pres: is bare":             x2s("juliet@example.com/balcony", SchemePres, "pres:juliet@example.com"),
+		"ADR-20 im: scheme stripped":       s2x("im:juliet@example.com", "juliet@example.com"),
+		"ADR-20 pres: scheme stripped":     s2x("pres:juliet@example.com", "juliet@example.com"),
+		"ADR-22 unmappable is 400":         refuse("sip:a:b@x.example", cpim.JIDMalformed, 400),
+		"ADR-22 unsupported scheme is 416": refuse("tel:+15551234567", cpim.NotAcceptable, 416),
+		"ADR-23 sips is 480":               refuse("sips:a@x.example", cpim.RecipientUnavailable, 480),
+		"ADR-14 im:/pres: only configured": func(t *testing.T) {
+			for _, tc := range []struct {
+				j    string
+				p    Purpose
+				want string
+			}{
+				{"carol@cpim.example.org", ForMessage, "im:carol@cpim.example.org"},
+				{"carol@cpim.example.org", ForPresence, "pres:carol@cpim.example.org"},
+				{"bob@sip.example.org", ForMessage, "sip:bob@sip.example.org"},
+			} {
+				if u, _, err := gw.JIDToURI(jid.MustParse(tc.j), tc.p); err != nil || u != tc.want {
+					t.Errorf("JIDToURI(%s, %d) = %q, %v; want %q", tc.j, tc.p, u, err, tc.want)
+				}
+			}
+		},
+		"ADR-21 unmappable JID": func(t *testing.T) {
+			_, err := JIDToAddress(jid.MustParse(`\20a@x.example`))
+			wantErr(t, err, cpim.JIDMalformed, 400)
+		},
+		"ADR-24 no unescaped disallowed characters on the wire": func(t *testing.T) {
+			j, err := uriToJID("sip:%22%26%27%2F%3A%3C%3E%40@x.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l := j.Localpart(); strings.ContainsAny(l, `"&'/:<>@ `) || l != `\22\26\27\2f\3a\3c\3e\40` {
+				t.Errorf("localpart = %q", l)
+			}
+		},
+		"ADR-25 original kept": func(t *testing.T) {
+			const uri = "sip:Romeo@Example.NET;gr=Phone"
+			a, err := URIToAddress(uri)
+			if err != nil || a.Original != uri || a.Local != "romeo" || a.Resource != "Phone" {
+				t.Errorf("URIToAddress(%q) = %#v, %v", uri, a, err)
+			}
+		},
+	}
+	for name, run := range tests {
+		t.Run(name, run)
+	}
+}
