@@ -26,25 +26,30 @@ type Sender interface {
 	SendMessage(ctx context.Context, m cpim.Message) error
 }
 
-// Domains answers which domains hold XMPP users (a *mapping.Mapper does).
+// Domains answers which domains hold XMPP users and which SIP domains the
+// gateway serves in same-domain mode (a *mapping.Mapper does).
 type Domains interface {
 	IsXMPPDomain(domain string) bool
+	IsSIPDomain(domain string) bool
 }
 
 // Router routes messages between the sides.
 type Router struct {
-	domains Domains
-	log     *slog.Logger
-	sip     atomic.Pointer[Sender]
-	xmpp    atomic.Pointer[Sender]
+	domains    Domains
+	foreignSIP bool
+	log        *slog.Logger
+	sip        atomic.Pointer[Sender]
+	xmpp       atomic.Pointer[Sender]
 }
 
-// New returns a router; call Connect once both sides exist.
-func New(domains Domains, log *slog.Logger) *Router {
+// New returns a router; call Connect once both sides exist. foreignSIP
+// says whether users of SIP domains other than the served ones may use the
+// gateway (routes.foreign_sip: escape) or not (reject).
+func New(domains Domains, foreignSIP bool, log *slog.Logger) *Router {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Router{domains: domains, log: log.With("side", "router")}
+	return &Router{domains: domains, foreignSIP: foreignSIP, log: log.With("side", "router")}
 }
 
 // Connect attaches the senders of both sides.
@@ -88,8 +93,9 @@ func (h FromXMPP) Message(ctx context.Context, m cpim.Message) error {
 type FromSIP struct{ r *Router }
 
 // Message delivers to users of the configured XMPP domains only (404
-// otherwise) and refuses a SIP sender whose address lies in an XMPP domain
-// (it would pose as an XMPP user: 403).
+// otherwise) and refuses, with 403, a SIP sender whose address lies in an
+// XMPP domain (it would pose as an XMPP user) or in a foreign SIP domain
+// when foreign domains are rejected.
 func (h FromSIP) Message(ctx context.Context, m cpim.Message) error {
 	r := h.r
 	if !r.domains.IsXMPPDomain(m.To.Domain) {
@@ -99,6 +105,10 @@ func (h FromSIP) Message(ctx context.Context, m cpim.Message) error {
 	if r.domains.IsXMPPDomain(m.From.Domain) {
 		r.log.Warn("SIP sender posing as an XMPP user refused", "from", m.From.String(), "to", m.To.String())
 		return &cpim.Error{Condition: cpim.Forbidden, Text: "sender address belongs to an XMPP domain", Status: 403}
+	}
+	if !r.foreignSIP && !r.domains.IsSIPDomain(m.From.Domain) {
+		r.log.Warn("sender from a foreign SIP domain refused", "from", m.From.String(), "to", m.To.String())
+		return &cpim.Error{Condition: cpim.Forbidden, Text: "sender domain may not use this gateway", Status: 403}
 	}
 	s := r.xmpp.Load()
 	if s == nil {

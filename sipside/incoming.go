@@ -148,14 +148,15 @@ func (e *Endpoint) sipsRefusal(err error) reply {
 
 // addressCheck maps the Request-URI, To and From with the address rules
 // (INTERWORKING.md §2.3, §4.2) and refuses, in this order: a sips URI
-// (480), an unsupported scheme (416, ADR-22), an unmappable From (400), and
+// (480), an unsupported scheme (416, ADR-22), an unmappable From (400), a
+// From the gateway does not represent (403), and
 // a request whose target is not an XMPP user: the target is the
 // Request-URI when its domain is an XMPP domain, else the To (§4.2 [D]);
 // when neither is, an unmappable one gives 400, else 404.
 func (e *Endpoint) addressCheck(s mapping.SIPMessage) (reply, bool) {
 	ruri, rErr := mapping.URIToAddress(s.RequestURI)
 	to, tErr := mapping.URIToAddress(s.To)
-	_, fErr := mapping.URIToAddress(s.From)
+	from, fErr := mapping.URIToAddress(s.From)
 	errs := [3]error{rErr, tErr, fErr}
 	for _, err := range errs {
 		if statusOf(err) == 480 {
@@ -169,6 +170,16 @@ func (e *Endpoint) addressCheck(s mapping.SIPMessage) (reply, bool) {
 	}
 	if fErr != nil {
 		return refuse(400, "Bad Request", "unmappable From", fErr), false
+	}
+	// A sender the gateway may not represent on the XMPP side (a foreign
+	// SIP domain under routes.foreign_sip: reject) is refused as a sender:
+	// 403, not the 404 the mapping gives for an unserved domain (no open
+	// relay, RFC 8048 §8.1).
+	if _, err := e.mapper.JID(from); err != nil {
+		if statusOf(err) == 404 {
+			return refuse(403, "Forbidden", "sender domain not served", err), false
+		}
+		return refuse(400, "Bad Request", "unmappable From", err), false
 	}
 	switch {
 	case rErr == nil && e.mapper.IsXMPPDomain(ruri.Domain):

@@ -104,6 +104,10 @@ func TestIncomingMessage(t *testing.T) {
 			req:    base.with("From", "<sip:%20romeo@sip.example>;tag=1"),
 			status: 400, reason: "Bad Request",
 		},
+		"From in a foreign SIP domain the mapper rejects → 403 (no open relay)": {
+			req:    base.with("From", "<sip:carol@other.example>;tag=1"),
+			status: 403, reason: "Forbidden",
+		},
 		"unmappable Request-URI and To → 400": {
 			req: func() rawReq {
 				r := base.with("To", "<sip:%E2%85%A3@xmpp.example>")

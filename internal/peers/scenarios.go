@@ -17,8 +17,8 @@ type MessageUAC struct {
 	RequestURI  string   // e.g. sip:alice@xmpp.example.test
 	From        string   // name-addr without tag, e.g. "Bob" <sip:bob@sip.example.test>
 	To          string   // URI
-	CallID      string   // default: sipp's [call_id]
-	MaxForwards int      // default 70
+	CallID      string   // default: sipp's [call_id] (sipp matches responses to calls by it)
+	MaxForwards string   // default "70" (a string, so "0" can be sent)
 	Headers     []string // extra header lines (Subject, Content-Language…)
 	ContentType string   // default text/plain;charset=UTF-8
 	Body        string
@@ -30,8 +30,8 @@ func (m MessageUAC) Render() (string, error) {
 	if m.CallID == "" {
 		m.CallID = "[call_id]"
 	}
-	if m.MaxForwards == 0 {
-		m.MaxForwards = 70
+	if m.MaxForwards == "" {
+		m.MaxForwards = "70"
 	}
 	if m.ContentType == "" {
 		m.ContentType = "text/plain;charset=UTF-8"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +140,40 @@ func StartSIPp(o SIPpOptions) (*SIPp, error) {
 		}
 		close(s.done)
 	}()
+	if err := s.waitBound(); err != nil {
+		s.Stop()
+		return nil, err
+	}
 	return s, nil
+}
+
+// waitBound waits until sipp has bound its local port, so a test can send
+// to it at once: a TCP listener accepts a connection; a UDP socket is taken
+// when binding the same address fails.
+func (s *SIPp) waitBound() error {
+	addr := s.Addr()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
+	for {
+		if s.Opts.TCP {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				return nil
+			}
+		} else if u, err := net.ListenPacket("udp", addr); err != nil {
+			return nil
+		} else {
+			u.Close()
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("sipp %s exited at start: %s", s.Opts.Name, s.Errors())
+		case <-timeout:
+			return fmt.Errorf("sipp %s did not bind %s", s.Opts.Name, addr)
+		case <-tick.C:
+		}
+	}
 }
 
 // Addr is sipp's local address.

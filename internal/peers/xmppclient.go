@@ -39,6 +39,9 @@ type Client struct {
 	conn net.Conn
 	in   chan Message
 	done chan struct{}
+	// available is closed when the server echoes the initial presence.
+	available chan struct{}
+	availOnce sync.Once
 
 	closeOnce sync.Once
 }
@@ -71,7 +74,8 @@ func Login(ctx context.Context, addr, fullJID, password string) (*Client, error)
 		return nil, fmt.Errorf("xmpp login %s: %w", fullJID, err)
 	}
 	conn.SetDeadline(time.Time{})
-	c := &Client{JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan Message, 100000), done: make(chan struct{})}
+	c := &Client{JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan Message, 100000),
+		done: make(chan struct{}), available: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		s.Serve(xmpp.HandlerFunc(c.handle))
@@ -80,10 +84,29 @@ func Login(ctx context.Context, addr, fullJID, password string) (*Client, error)
 		c.Close()
 		return nil, err
 	}
+	// The server sends the initial presence back to the resource that
+	// sent it (RFC 6121 §4.2.2); once it has, messages to the bare JID
+	// are routed here rather than bounced.
+	select {
+	case <-c.available:
+	case <-ctx.Done():
+		c.Close()
+		return nil, fmt.Errorf("xmpp login %s: no presence echo: %w", fullJID, ctx.Err())
+	case <-c.done:
+		return nil, fmt.Errorf("xmpp login %s: stream closed", fullJID)
+	}
 	return c, nil
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if start.Name.Local == "presence" {
+		for _, a := range start.Attr {
+			if a.Name.Local == "from" && a.Value == c.JID.String() {
+				c.availOnce.Do(func() { close(c.available) })
+			}
+		}
+		return nil
+	}
 	if start.Name.Local != "message" {
 		return nil
 	}
