@@ -1,19 +1,36 @@
 # cpimgw — build, test, fuzz and benchmark targets. `make test` is the one
 # command CI runs (.ci/run); it must pass on a fresh clone.
 
-GO       ?= go
-FUZZTIME ?= 60s
+GO        ?= go
+FUZZTIME  ?= 60s
 BENCHTIME ?= 1s
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build test lint unit fuzz bench
+.PHONY: all build demo run test peers lint unit fuzz bench
 
 all: build
 
 build:
-	$(GO) build -o bin/cpimgw ./cmd/cpimgw
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cpimgw ./cmd/cpimgw
+	$(GO) build -o bin/cpimgw-demo ./cmd/cpimgw-demo
 
-# test: formatting, vet, and every test with the race detector.
-test: lint unit
+# demo: a self-contained gateway on loopback (throwaway Prosody, sipp as the
+# SIP side); sends one message each way, then runs until Ctrl-C.
+demo: peers build
+	bin/cpimgw-demo -gateway bin/cpimgw
+
+# run: the gateway against real servers, e.g. make run CONFIG=/etc/cpimgw/cpimgw.yaml
+run: build
+	@if [ -z "$(CONFIG)" ]; then echo "usage: make run CONFIG=path/to/cpimgw.yaml" >&2; exit 2; fi
+	bin/cpimgw -config $(CONFIG)
+
+# test: installs the real peers if missing (Prosody, sipp), then
+# formatting, vet, and every test with the race detector.
+test: peers lint unit
+
+peers:
+	.ci/install-peers.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
