@@ -14,6 +14,7 @@ import (
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
 	"cpimgw/cpim"
@@ -140,6 +141,11 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Comp
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	d, err := jid.Parse(cfg.Domain)
+	if err != nil || d.Localpart() != "" || d.Resourcepart() != "" {
+		return nil, fmt.Errorf("xmppside: component domain %q is not a domain JID", cfg.Domain)
+	}
+	cfg.Domain = d.Domainpart() // the canonical form stanzas are compared with
 	cfg.setDefaults()
 	return &Component{
 		cfg:     cfg,

@@ -430,3 +430,41 @@ func min64(a, b int) int {
 	}
 	return b
 }
+
+// TestSendMessageOnlyFromDomain: the component never emits a stanza from
+// outside its domain (XEP-0114 §3, CMP-04), whatever the caller passes.
+func TestSendMessageOnlyFromDomain(t *testing.T) {
+	fake := newFakeServer(t, testDomain, testSecret)
+	c := startComponent(t, fake, newRecorder(), nil)
+	conn := fake.next(t)
+	waitUp(t, c)
+	err := c.SendMessage(context.Background(), cpim.Message{
+		From:   cpim.Address{Local: "eve", Domain: "xmpp.example.test"},
+		To:     cpim.Address{Local: "alice", Domain: "xmpp.example.test"},
+		Bodies: []cpim.Text{{Text: "spoofed"}},
+	})
+	if cpim.ConditionOf(err) != cpim.Forbidden {
+		t.Fatalf("got %v, want forbidden", err)
+	}
+	if err := c.SendMessage(context.Background(), cpim.Message{
+		From:   cpim.Address{Local: "bob", Domain: testDomain},
+		To:     cpim.Address{Local: "alice", Domain: "xmpp.example.test"},
+		Bodies: []cpim.Text{{Text: "hello"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := conn.expect(t)
+	if s.Attr["from"] != "bob@"+testDomain || !strings.Contains(s.Inner, "hello") {
+		t.Fatalf("sent %v %s", s.Attr, s.Inner)
+	}
+}
+
+func TestNewNormalisesDomain(t *testing.T) {
+	c, err := New(Config{Domain: "SIP.Example.TEST.", Server: "127.0.0.1:1", Secret: "x"}, testMapper(t), newRecorder(), nil)
+	if err != nil || c.Domain() != testDomain {
+		t.Fatalf("domain %q, err %v", c.Domain(), err)
+	}
+	if _, err := New(Config{Domain: "user@sip.example.test", Server: "127.0.0.1:1"}, testMapper(t), newRecorder(), nil); err == nil {
+		t.Fatal("a user JID was accepted as the component domain")
+	}
+}

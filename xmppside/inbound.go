@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"runtime/debug"
 
 	"mellium.im/xmlstream"
@@ -268,6 +269,12 @@ func (c *Component) SendMessage(ctx context.Context, m cpim.Message) error {
 	x, err := c.mapper.MessageToXMPP(m)
 	if err != nil {
 		return err
+	}
+	// XEP-0114 §3 (CMP-04): the server drops stanzas from outside the
+	// component's domain; refuse them here, where the error is clear.
+	if x.From.Domainpart() != c.cfg.Domain {
+		return &cpim.Error{Condition: cpim.Forbidden, Status: 403,
+			Text: "sender is not in the gateway's domain", Cause: fmt.Errorf("xmppside: from %s", x.From)}
 	}
 	r, err := messageStanza(x)
 	if err != nil {
