@@ -34,8 +34,11 @@ type Subscription struct {
 	// the source protocol has none (XMPP authorizations are permanent).
 	Duration time.Duration
 	// ID identifies the operation for correlating its response (the CPP
-	// TransID, an XMPP stanza id).
+	// TransID, an XMPP stanza id, a SIP dialog id).
 	ID string
+	// Renewal marks a subscribe that refreshes an existing SIP
+	// subscription (a refresh SUBSCRIBE) rather than asking anew.
+	Renewal bool
 }
 
 // SubscriptionStatus is the outcome of a subscription operation.
@@ -62,4 +65,39 @@ type SubscriptionResponse struct {
 	// Err says why the operation failed; set when Status is
 	// SubscriptionFailed.
 	Err *Error
+}
+
+// SubState is the state of a SIP event subscription (RFC 6665 §4.1.3,
+// Subscription-State header), which the CPP notify operation carries.
+type SubState string
+
+// The subscription states.
+const (
+	SubPending    SubState = "pending"
+	SubActive     SubState = "active"
+	SubTerminated SubState = "terminated"
+)
+
+// The reasons of a terminated subscription (RFC 6665 §4.1.3, §8.2.2).
+const (
+	ReasonDeactivated = "deactivated"
+	ReasonProbation   = "probation"
+	ReasonRejected    = "rejected"
+	ReasonTimeout     = "timeout"
+	ReasonGiveUp      = "giveup"
+	ReasonNoResource  = "noresource"
+	ReasonInvariant   = "invariant"
+)
+
+// Notification is one notification of a subscription's state (a NOTIFY):
+// the state, for a terminated one its reason and an optional retry time,
+// the remaining lifetime of an active or pending one, and the presence it
+// carries. Presence is nil for a notification without a body (RFC 8048
+// §5.2.1: the state is then unknown).
+type Notification struct {
+	State      SubState
+	Reason     string
+	RetryAfter time.Duration
+	Expires    time.Duration
+	Presence   *Presence
 }
