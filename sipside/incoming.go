@@ -66,6 +66,14 @@ func (e *Endpoint) serveMessage(ctx context.Context, req *sip.Request) reply {
 		r.level = slog.LevelWarn
 		return r
 	}
+	// RFC 3261 §8.1.1: a request carries To, From, CSeq, Call-ID,
+	// Max-Forwards and Via. sipgo itself refuses one without Via or CSeq;
+	// without To, From or Call-ID there is nothing to map or to answer
+	// correctly (RFC 4475 §3.1.2.18 expects 400). A missing Max-Forwards
+	// is tolerated, as most implementations do.
+	if req.CallID() == nil || req.To() == nil || req.From() == nil {
+		return refuse(400, "Bad Request", "missing To, From or Call-ID", nil)
+	}
 	// SEC-02, RFC 3860 §3.4.2: a message that ran out of hops fails.
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 		return refuse(483, "Too Many Hops", "Max-Forwards 0", nil)

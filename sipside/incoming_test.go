@@ -48,6 +48,9 @@ func TestIncomingMessage(t *testing.T) {
 		reason     string
 		headers    map[string]string // lower-case name → value
 		delivered  bool
+		// missing names a mandatory header the request lacks: the
+		// response and the log line cannot carry it.
+		missing string
 	}{
 		"accepted with 202 (RFC 3428 §7, MSG-11)": {
 			req: base, status: 202, reason: "Accepted", delivered: true,
@@ -62,6 +65,12 @@ func TestIncomingMessage(t *testing.T) {
 		"untrusted source → 403": {
 			cfg: Config{TrustedSources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 			req: base, status: 403, reason: "Forbidden",
+		},
+		"no Call-ID → 400 (RFC 3261 §8.1.1)": {
+			req: base.without("Call-ID"), status: 400, reason: "Bad Request", missing: "call_id",
+		},
+		"no To → 400 (RFC 3261 §8.1.1)": {
+			req: base.without("To"), status: 400, reason: "Bad Request", missing: "to",
 		},
 		"Max-Forwards 0 → 483 (SEC-02)": {
 			req: base.with("Max-Forwards", "0"), status: 483, reason: "Too Many Hops",
@@ -236,7 +245,7 @@ func TestIncomingMessage(t *testing.T) {
 			if len(r.Body()) != 0 || hm["content-length"] != "0" {
 				t.Errorf("response has a body: %q (Content-Length %q)", r.Body(), hm["content-length"])
 			}
-			if r.To() == nil || !r.To().Params.Has("tag") {
+			if (r.To() == nil || !r.To().Params.Has("tag")) && tc.missing != "to" {
 				t.Errorf("response To has no tag: %v", r.To())
 			}
 			got := h.messages()
@@ -251,7 +260,7 @@ func TestIncomingMessage(t *testing.T) {
 				t.Fatalf("no log line with status %d: %v", tc.status, logs.records(t))
 			}
 			for _, k := range []string{"call_id", "from", "to"} {
-				if rec[k] == nil || rec[k] == "" {
+				if (rec[k] == nil || rec[k] == "") && k != tc.missing {
 					t.Errorf("log line lacks %s: %v", k, rec)
 				}
 			}

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+)
+
+// The XMPP half of the scenario runner: a c2s client that hands every
+// stanza it receives to the test as an element tree (peers.Client flattens
+// messages, and a transcript must see everything), and the tree matching
+// of `<xmpp` sections.
+
+// nsXMLLang is the namespace Go's decoder gives the xml: prefix.
+const nsXMLLang = "http://www.w3.org/XML/1998/namespace"
+
+// xnode is an XML element: its name, attributes (namespace declarations
+// left out), child elements and the character data directly inside it.
+type xnode struct {
+	Name     xml.Name
+	Attr     []xml.Attr
+	Children []*xnode
+	Text     string
+}
+
+// buildTree reads one element from r, whose start tag is start (when not
+// nil) or the first start element r yields.
+func buildTree(r xml.TokenReader, start *xml.StartElement) (*xnode, error) {
+	var stack []*xnode
+	push := func(se xml.StartElement) {
+		n := &xnode{Name: se.Name}
+		for _, a := range se.Attr {
+			if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+				continue
+			}
+			n.Attr = append(n.Attr, a)
+		}
+		if len(stack) > 0 {
+			p := stack[len(stack)-1]
+			p.Children = append(p.Children, n)
+		}
+		stack = append(stack, n)
+	}
+	var root *xnode
+	if start != nil {
+		push(*start)
+		root = stack[0]
+	}
+	for {
+		tok, err := r.Token()
+		if errors.Is(err, io.EOF) && root != nil {
+			return root, nil // the reader ended with the element
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("no element")
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			push(t)
+			if root == nil {
+				root = stack[0]
+			}
+		case xml.EndElement:
+			if len(stack) == 0 {
+				return root, nil
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				return root, nil
+			}
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].Text += string(t)
+			}
+		}
+	}
+}
+
+// parseXML parses one element from text.
+func parseXML(text string) (*xnode, error) {
+	d := xml.NewDecoder(strings.NewReader(text))
+	n, err := buildTree(d, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Nothing but white space may follow the element.
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if cd, ok := tok.(xml.CharData); !ok || strings.TrimSpace(string(cd)) != "" {
+			return nil, fmt.Errorf("more than one element")
+		}
+	}
+}
+
+func (n *xnode) attr(space, local string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Name.Local == local && a.Name.Space == space {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// String renders the element indented, one child element per line, with
+// xml:lang for the XML namespace and an xmlns where the namespace changes
+// (jabber:client, the stanzas' own, is left out at the top).
+func (n *xnode) String() string {
+	var b strings.Builder
+	n.write(&b, "jabber:client", "")
+	return b.String()
+}
+
+func (n *xnode) write(b *strings.Builder, parentSpace, indent string) {
+	b.WriteString(indent)
+	b.WriteString("<")
+	b.WriteString(n.Name.Local)
+	if n.Name.Space != parentSpace && n.Name.Space != "" {
+		fmt.Fprintf(b, " xmlns='%s'", escapeAttr(n.Name.Space))
+	}
+	for _, a := range n.Attr {
+		fmt.Fprintf(b, " %s='%s'", attrName(a.Name), escapeAttr(a.Value))
+	}
+	if len(n.Children) == 0 && n.Text == "" {
+		b.WriteString("/>\n")
+		return
+	}
+	b.WriteString(">")
+	if len(n.Children) == 0 {
+		b.WriteString(escapeText(n.Text))
+	} else {
+		b.WriteString("\n")
+		if t := strings.TrimSpace(n.Text); t != "" {
+			b.WriteString(indent + "  " + escapeText(t) + "\n")
+		}
+		for _, c := range n.Children {
+			c.write(b, n.Name.Space, indent+"  ")
+		}
+		b.WriteString(indent)
+	}
+	fmt.Fprintf(b, "</%s>\n", n.Name.Local)
+}
+
+// escapeText shows character data as XML text would carry it; characters
+// XML cannot carry at all are shown as {{\xHH}}, the transcript notation.
+func escapeText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '\r':
+			b.WriteString("&#13;")
+		case (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f:
+			fmt.Fprintf(&b, `{{\x%02x}}`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// attrName shows an attribute name: xml:lang for the XML namespace,
+// {space}local for other namespaced ones.
+func attrName(n xml.Name) string {
+	switch n.Space {
+	case "":
+		return n.Local
+	case nsXMLLang, "xml":
+		return "xml:" + n.Local
+	}
+	return "{" + n.Space + "}" + n.Local
+}
+
+func escapeAttr(s string) string {
+	return strings.NewReplacer("'", "&apos;", "\n", "&#10;", "\t", "&#9;").Replace(escapeText(s))
+}
+
+// matchXML compares a received element with an expected one (the rules of
+// testdata/scenarios/README.md) and returns every difference found, each
+// with the path of the element it is about. exact forbids attributes and
+// child elements the expected tree does not list, at every depth.
+func matchXML(exp, got *xnode, exact bool) []string {
+	return matchNode(exp, got, exact, "/"+exp.Name.Local)
+}
+
+// hasXMLPrefixAttr reports whether n has the attribute xml:local with the
+// prefix left untranslated.
+func hasXMLPrefixAttr(n *xnode, local string) bool {
+	_, ok := n.attr("xml", local)
+	return ok
+}
+
+func sameName(exp, got xml.Name) bool {
+	return exp.Local == got.Local && (exp.Space == "" || exp.Space == got.Space)
+}
+
+func matchNode(exp, got *xnode, exact bool, path string) []string {
+	if !sameName(exp.Name, got.Name) {
+		return []string{fmt.Sprintf("%s: element is <%s xmlns='%s'>, want <%s xmlns='%s'>",
+			path, got.Name.Local, got.Name.Space, exp.Name.Local, exp.Name.Space)}
+	}
+	var diffs []string
+	for _, a := range exp.Attr {
+		space := a.Name.Space
+		if space == "xml" {
+			space = nsXMLLang
+		}
+		name := attrName(a.Name)
+		v, ok := got.attr(space, a.Name.Local)
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: attribute %s missing, want %q", path, name, a.Value))
+		case a.Value != "*" && v != a.Value:
+			diffs = append(diffs, fmt.Sprintf("%s: attribute %s = %q, want %q", path, name, v, a.Value))
+		}
+	}
+	if exact {
+		for _, a := range got.Attr {
+			if _, ok := exp.attr(a.Name.Space, a.Name.Local); !ok && !(a.Name.Space == nsXMLLang && hasXMLPrefixAttr(exp, a.Name.Local)) {
+				diffs = append(diffs, fmt.Sprintf("%s: unexpected attribute %s=%q (exact)", path, attrName(a.Name), a.Value))
+			}
+		}
+	}
+	if len(exp.Children) == 0 {
+		if exp.Text != "" && got.Text != exp.Text {
+			diffs = append(diffs, fmt.Sprintf("%s: text %q, want %q", path, got.Text, exp.Text))
+		}
+		if exact && len(got.Children) > 0 {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected child <%s/> (exact)", path, got.Children[0].Name.Local))
+		}
+		return diffs
+	}
+	if exact {
+		// Child for child, in order.
+		for i, ec := range exp.Children {
+			cpath := path + "/" + ec.Name.Local
+			if i >= len(got.Children) {
+				diffs = append(diffs, fmt.Sprintf("%s: missing", cpath))
+				continue
+			}
+			diffs = append(diffs, matchNode(ec, got.Children[i], exact, cpath)...)
+		}
+		for _, extra := range got.Children[min(len(exp.Children), len(got.Children)):] {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected child <%s/> (exact)", path, extra.Name.Local))
+		}
+		return diffs
+	}
+	// Each expected child matches the first later received child that
+	// matches it entirely; one that matches none is reported with the
+	// differences of the nearest candidate (the first with its local name).
+	next := 0
+	for _, ec := range exp.Children {
+		cpath := path + "/" + ec.Name.Local
+		found := -1
+		var nearest []string
+		for i := next; i < len(got.Children); i++ {
+			d := matchNode(ec, got.Children[i], exact, cpath)
+			if len(d) == 0 {
+				found = i
+				break
+			}
+			if nearest == nil && ec.Name.Local == got.Children[i].Name.Local {
+				nearest = d
+			}
+		}
+		switch {
+		case found >= 0:
+			next = found + 1
+		case nearest != nil:
+			diffs = append(diffs, nearest...)
+		default:
+			diffs = append(diffs, fmt.Sprintf("%s: missing", cpath))
+		}
+	}
+	return diffs
+}
+
+// xmppUser is a logged-in c2s client of the scenario stack that queues
+// every stanza it receives (its own initial presence echo excepted).
+type xmppUser struct {
+	name string
+	JID  jid.JID
+	sess *xmpp.Session
+	conn net.Conn
+	in   chan *xnode
+	done chan struct{}
+
+	available chan struct{}
+	availOnce sync.Once
+	closeOnce sync.Once
+}
+
+// loginUser connects to the c2s port, authenticates as the bare JID user
+// with SASL PLAIN, binds a resource the server chooses, sends initial
+// presence and waits for its echo (RFC 6121 §4.2.2), as peers.Login does.
+func loginUser(ctx context.Context, name, addr, user, password string) (*xmppUser, error) {
+	j, err := jid.Parse(user)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	s, err := xmpp.NewSession(ctx, j.Domain(), j, conn, xmpp.Secure, xmpp.NewNegotiator(
+		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
+				xmpp.SASL("", password, sasl.Plain),
+				xmpp.BindResource(),
+			}}
+		}))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("xmpp login %s: %w", user, err)
+	}
+	conn.SetDeadline(time.Time{})
+	u := &xmppUser{name: name, JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan *xnode, 1024),
+		done: make(chan struct{}), available: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		s.Serve(xmpp.HandlerFunc(u.handle))
+	}()
+	if err := u.send(ctx, `<presence/>`); err != nil {
+		u.Close()
+		return nil, err
+	}
+	select {
+	case <-u.available:
+	case <-ctx.Done():
+		u.Close()
+		return nil, fmt.Errorf("xmpp login %s: no presence echo: %w", user, ctx.Err())
+	case <-u.done:
+		return nil, fmt.Errorf("xmpp login %s: stream closed", user)
+	}
+	return u, nil
+}
+
+func (u *xmppUser) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	n, err := buildTree(t, start)
+	if err != nil {
+		return nil // unreadable: the stanza never reaches the transcript
+	}
+	if n.Name.Local == "presence" {
+		if from, _ := n.attr("", "from"); from == u.JID.String() {
+			u.availOnce.Do(func() { close(u.available) })
+			return nil
+		}
+	}
+	select {
+	case u.in <- n:
+	default: // a scenario that reads nothing must not stall the stream
+	}
+	return nil
+}
+
+// send writes one stanza given as XML text.
+func (u *xmppUser) send(ctx context.Context, stanza string) error {
+	return u.sess.Send(ctx, xml.NewDecoder(strings.NewReader(stanza)))
+}
+
+// next returns the next stanza received, or an error when ctx ends or the
+// stream closes.
+func (u *xmppUser) next(ctx context.Context) (*xnode, error) {
+	select {
+	case n := <-u.in:
+		return n, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-u.done:
+		select {
+		case n := <-u.in:
+			return n, nil
+		default:
+			return nil, io.EOF
+		}
+	}
+}
+
+// Close ends the session and the connection.
+func (u *xmppUser) Close() error {
+	var err error
+	u.closeOnce.Do(func() {
+		err = u.sess.Close()
+		u.conn.Close()
+		<-u.done
+	})
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
