@@ -47,6 +47,20 @@ func benchAuth() Auth {
 		Target: "user@xmpp.example.test", State: AuthGranted}
 }
 
+// reportCommits reports how many writes shared one commit (one fsync).
+func reportCommits(b *testing.B, s Store, before uint64) {
+	if bs, ok := s.(*Bolt); ok {
+		b.ReportMetric(float64(b.N)/float64(bs.commits.Load()-before), "writes/commit")
+	}
+}
+
+func commits(s Store) uint64 {
+	if bs, ok := s.(*Bolt); ok {
+		return bs.commits.Load()
+	}
+	return 0
+}
+
 // BenchmarkPutAuth: sequential is one writer waiting for each commit (one
 // fsync per PutAuth); parallel is 64 writers whose writes share commits.
 func BenchmarkPutAuth(b *testing.B) {
@@ -62,6 +76,7 @@ func BenchmarkPutAuth(b *testing.B) {
 		})
 		b.Run(st.name+"/parallel", func(b *testing.B) {
 			s := st.open(b)
+			before := commits(s)
 			b.ReportAllocs()
 			b.SetParallelism(32) // 64 goroutines on 2 cores
 			b.RunParallel(func(pb *testing.PB) {
@@ -71,6 +86,7 @@ func BenchmarkPutAuth(b *testing.B) {
 					}
 				}
 			})
+			reportCommits(b, s, before)
 		})
 	}
 }
@@ -148,6 +164,8 @@ func BenchmarkPutDialog(b *testing.B) {
 		})
 		b.Run(st.name+"/parallel", func(b *testing.B) {
 			s := st.open(b)
+			before := commits(s)
+			defer reportCommits(b, s, before)
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.RunParallel(func(pb *testing.PB) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -89,9 +90,10 @@ type BoltOptions struct {
 // share commits: one goroutine commits, in a single transaction and fsync,
 // every write queued while the previous commit ran (group commit, with no
 // timer, so a lone writer waits for one fsync and no longer). Dialogs take
-// the durable path because their CSeq is a high-water mark the dialog layer
-// uses numbers under only after the mark is stored (RFC 3261 §12.2.1.1
-// needs increasing CSeq across a restart). Presence writes are buffered
+// the durable path because their LocalCSeq is a high-water mark: the dialog
+// layer sends CSeq numbers up to a new mark only once PutDialog stored it,
+// so after a restart it continues above every number used (RFC 3261
+// §12.2.1.1 needs increasing CSeq). Presence writes are buffered
 // for BoltOptions.PresenceDelay, coalesced per entity and then committed
 // the same way; GetPresence reads the buffer first, so a later read always
 // sees the last write. A crash loses at most that interval of presence,
@@ -125,10 +127,11 @@ type Bolt struct {
 	path  string
 	chunk int // records read per transaction while iterating
 
-	mu     sync.RWMutex // guards closed; held shared while sending on reqs
-	closed bool
-	reqs   chan writeReq
-	wdone  chan struct{} // closed when the writer has exited
+	mu      sync.RWMutex // guards closed; held shared while sending on reqs
+	closed  bool
+	reqs    chan writeReq
+	wdone   chan struct{} // closed when the writer has exited
+	commits atomic.Uint64 // transactions committed, for benchmarks
 
 	delay    time.Duration // presence write-behind; ≤ 0: synchronous
 	pmu      sync.Mutex
@@ -365,6 +368,7 @@ func (b *Bolt) writer() {
 // (the fsync) fails every write of the group.
 func (b *Bolt) commit(group []writeReq) {
 	failed := -1
+	b.commits.Add(1)
 	err := b.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketAuths, bucketDialogs, bucketPresence} {
 			tx.Bucket(name).FillPercent = fillPercent
