@@ -134,6 +134,7 @@ type Bolt struct {
 	commits atomic.Uint64 // transactions committed, for benchmarks
 
 	delay    time.Duration // presence write-behind; ≤ 0: synchronous
+	fmu      sync.Mutex    // one flush at a time
 	pmu      sync.Mutex
 	pending  map[string][]byte // entity → encoded presence, nil: deleted
 	inflight map[string][]byte // the batch being committed
@@ -716,6 +717,8 @@ func (b *Bolt) flusher() {
 // batch in inflight until the commit is done; after a failure the batch
 // goes back into the buffer (under newer writes) for the next flush.
 func (b *Bolt) flush() {
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
 	b.pmu.Lock()
 	batch := b.pending
 	if len(batch) == 0 {
