@@ -43,7 +43,8 @@ var (
 	ErrLocked = errors.New("store: database is locked by another process")
 	// ErrNotStore is returned (wrapped) by OpenBolt for a file that is not
 	// a state store of this gateway: corrupt, truncated, or another
-	// program's data.
+	// program's data; and by a later read or write that meets a damaged
+	// page (bbolt panics on one; the store recovers and returns this).
 	ErrNotStore = errors.New("store: not a cpimgw state store")
 	// ErrNewerSchema is returned (wrapped) by OpenBolt for a store written
 	// by a newer gateway, whose layout this code does not know.

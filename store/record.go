@@ -10,9 +10,8 @@ import (
 	"cpimgw/cpim"
 )
 
-// ErrInvalid is returned (wrapped, with the reason) by a Put method given a
-// record no implementation can key or that carries an unknown enumeration
-// value: an empty or over-long key, an unknown Direction, AuthState or Role,
+// ErrInvalid is returned (wrapped, with the reason) by a method given a key
+// or a record no implementation can store: an empty or over-long key, an unknown Direction, AuthState or Role,
 // or a string that is not valid UTF-8 (the file's JSON encoding would
 // replace its bytes, so the store would not give back what it was given).
 var ErrInvalid = errors.New("store: invalid record")
