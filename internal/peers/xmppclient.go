@@ -45,9 +45,9 @@ type Presence struct {
 // Client is a logged-in c2s XMPP client: what a person's XMPP app does, on
 // loopback, for tests and benchmarks.
 type Client struct {
-	JID  jid.JID
-	sess *xmpp.Session
-	conn net.Conn
+	JID       jid.JID
+	sess      *xmpp.Session
+	conn      net.Conn
 	in        chan Message
 	presences chan Presence
 	done      chan struct{}
