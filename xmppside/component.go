@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -116,10 +117,11 @@ type Handler interface {
 // Component is the gateway's XEP-0114 component link. Create it with New,
 // run it with Run; Send* methods may be called from any goroutine.
 type Component struct {
-	cfg     Config
-	mapper  *mapping.Mapper
-	handler Handler
-	log     *slog.Logger
+	cfg      Config
+	mapper   *mapping.Mapper
+	handler  Handler
+	presence atomic.Pointer[presenceHandler] // nil: presence is ignored
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	sess    *xmpp.Session

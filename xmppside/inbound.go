@@ -40,9 +40,7 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 	case "iq":
 		c.handleIQ(t, start)
 	case "presence":
-		// Presence is not yet interworked: per RFC 6121 §8.5.1 presence to
-		// an unknown user is ignored, which is what a server does here.
-		c.log.Debug("presence ignored", "from", attrValue(start, "from"), "to", attrValue(start, "to"))
+		c.handlePresence(t, start)
 	default:
 		c.log.Warn("unknown top-level element ignored", "element", start.Name.Local)
 	}

@@ -31,14 +31,26 @@ type Message struct {
 	Received time.Time
 }
 
+// Presence is a presence stanza an XMPP client received, flattened.
+type Presence struct {
+	From, To, ID, Type, Lang string
+	Show                     string
+	Status, StatusLang       string // the first status
+	Statuses                 map[string]string
+	Priority                 string
+	ErrorCondition           string
+	Received                 time.Time
+}
+
 // Client is a logged-in c2s XMPP client: what a person's XMPP app does, on
 // loopback, for tests and benchmarks.
 type Client struct {
-	JID  jid.JID
-	sess *xmpp.Session
-	conn net.Conn
-	in   chan Message
-	done chan struct{}
+	JID       jid.JID
+	sess      *xmpp.Session
+	conn      net.Conn
+	in        chan Message
+	presences chan Presence
+	done      chan struct{}
 	// available is closed when the server echoes the initial presence.
 	available chan struct{}
 	availOnce sync.Once
@@ -75,7 +87,7 @@ func Login(ctx context.Context, addr, fullJID, password string) (*Client, error)
 	}
 	conn.SetDeadline(time.Time{})
 	c := &Client{JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan Message, 100000),
-		done: make(chan struct{}), available: make(chan struct{})}
+		presences: make(chan Presence, 10000), done: make(chan struct{}), available: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		s.Serve(xmpp.HandlerFunc(c.handle))
@@ -103,7 +115,43 @@ func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		for _, a := range start.Attr {
 			if a.Name.Local == "from" && a.Value == c.JID.String() {
 				c.availOnce.Do(func() { close(c.available) })
+				return nil // our own echo
 			}
+		}
+		var p struct {
+			From     string `xml:"from,attr"`
+			To       string `xml:"to,attr"`
+			ID       string `xml:"id,attr"`
+			Type     string `xml:"type,attr"`
+			Lang     string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
+			Show     string `xml:"show"`
+			Status   []text `xml:"status"`
+			Priority string `xml:"priority"`
+			Error    *struct {
+				Inner []struct{ XMLName xml.Name } `xml:",any"`
+			} `xml:"error"`
+		}
+		if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(&p); err != nil {
+			return nil
+		}
+		pr := Presence{From: p.From, To: p.To, ID: p.ID, Type: p.Type, Lang: p.Lang, Show: p.Show,
+			Priority: p.Priority, Statuses: map[string]string{}, Received: time.Now()}
+		for i, st := range p.Status {
+			if i == 0 {
+				pr.Status, pr.StatusLang = st.Text, st.Lang
+			}
+			pr.Statuses[st.Lang] = st.Text
+		}
+		if p.Error != nil {
+			for _, e := range p.Error.Inner {
+				if e.XMLName.Local != "text" && pr.ErrorCondition == "" {
+					pr.ErrorCondition = e.XMLName.Local
+				}
+			}
+		}
+		select {
+		case c.presences <- pr:
+		default:
 		}
 		return nil
 	}
@@ -202,6 +250,19 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 		default:
 			return Message{}, io.EOF
 		}
+	}
+}
+
+// NextPresence returns the next presence stanza received from someone
+// else (the client's own presence echo is not reported).
+func (c *Client) NextPresence(ctx context.Context) (Presence, error) {
+	select {
+	case p := <-c.presences:
+		return p, nil
+	case <-ctx.Done():
+		return Presence{}, ctx.Err()
+	case <-c.done:
+		return Presence{}, io.EOF
 	}
 }
 
