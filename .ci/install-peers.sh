@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real protocol peers the tests run against (Debian packages):
-# Prosody (XMPP server) and SIPp (package sip-tester). Already-installed
+# Prosody (XMPP server), SIPp (package sip-tester) and Kamailio with its
+# presence modules (the SIP presence server of issue 4). Already-installed
 # peers are left alone. The packages' own system services are kept from
 # starting (policy-rc.d), so they do not hold the ports the tests use; the
 # tests start their own copies on loopback.
@@ -9,6 +10,10 @@ set -euo pipefail
 need=()
 command -v prosody >/dev/null 2>&1 || need+=(prosody)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+# kamailio lives in /usr/sbin (not on a non-root PATH); the modules under the
+# multiarch directory.
+[ -x /usr/sbin/kamailio ] || need+=(kamailio)
+compgen -G '/usr/lib/*/kamailio/modules/presence_xml.so' >/dev/null || need+=(kamailio-presence-modules)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
