@@ -1,7 +1,8 @@
 // Package peers starts the real protocol peers the gateway is proven
-// against — Prosody (XMPP server with a component port) and SIPp — on
-// loopback, each with a configuration rendered into its own directory, and
-// provides a minimal XMPP client for c2s logins. Tests, the demo and the
+// against — Prosody (XMPP server with a component port), SIPp, and
+// Kamailio as SIP proxy and presence server — on loopback, each with a
+// configuration rendered into its own directory, and provides a minimal
+// XMPP client for c2s logins. Tests, the demo and the
 // end-to-end benchmark share it.
 //
 // Nothing here reaches beyond 127.0.0.1.
