@@ -48,3 +48,19 @@ type XMPPSide interface {
 	// unsubscribed from Target to Watcher. Addresses are bare.
 	SendSubscription(ctx context.Context, s cpim.Subscription) error
 }
+
+// PresenceErrorSender is implemented by an XMPP side that can send a
+// presence of type error (RFC 6120 §8.3) from a SIP contact to an XMPP
+// user, the answer RFC 3922 §6.1 requires when a SUBSCRIBE the user asked
+// for fails with 404/604/484/485 (item-not-found), and the one a limit
+// gives (resource-constraint, issue 4 item 5). It mirrors
+// xmppside.PresenceHandler.PresenceError in the other direction.
+//
+// It is a separate interface so that an XMPP side without it still
+// satisfies XMPPSide: the core then answers with an 'unsubscribed' from
+// the contact instead (the request is refused either way) and logs it.
+type PresenceErrorSender interface {
+	// SendPresenceError sends <presence type='error'/> from from (a SIP
+	// contact, bare) to to (an XMPP user, bare) with e's condition.
+	SendPresenceError(ctx context.Context, from, to cpim.Address, e *cpim.Error) error
+}
