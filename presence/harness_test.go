@@ -272,6 +272,7 @@ type harness struct {
 	xmpp  XMPPSide
 	sipEv SIPEvents
 	xEv   XMPPEvents
+	stop  func() // stops Run and waits for it; idempotent
 }
 
 type opts struct {
@@ -307,12 +308,13 @@ func newHarness(t *testing.T, o opts) *harness {
 	h.ctx = ctx
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	t.Cleanup(h.stop)
 	if err := c.wait(ctx); err != nil {
 		t.Fatal(err)
 	}
