@@ -57,7 +57,7 @@ func benchCore(b *testing.B, st store.Store) (*Core, *countingSides) {
 func BenchmarkPresenceToNotify(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("watchers=%d", n), func(b *testing.B) {
-			st := newMemStore()
+			st := store.NewMemory()
 			watchers := make([]cpim.Address, n)
 			for i := range watchers {
 				watchers[i] = cpim.Address{Local: fmt.Sprintf("w%d", i), Domain: "example.net"}
@@ -93,7 +93,7 @@ func BenchmarkPresenceToNotify(b *testing.B) {
 // BenchmarkNotifyToPresence measures a NOTIFY in an XMPP user's
 // subscription becoming presence stanzas for the changed tuple.
 func BenchmarkNotifyToPresence(b *testing.B) {
-	st := newMemStore()
+	st := store.NewMemory()
 	st.PutAuth(store.Auth{Direction: store.X2S, Watcher: store.Key(juliet), Target: store.Key(romeo), State: store.AuthGranted})
 	st.PutDialog(store.Dialog{ID: "d", Role: store.Subscriber, Watcher: store.Key(juliet), Target: store.Key(romeo),
 		State: cpim.SubActive, Expires: time.Now().Add(time.Hour)})

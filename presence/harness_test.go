@@ -25,105 +25,6 @@ var (
 	romeo  = cpim.Address{Local: "romeo", Domain: "example.net"}
 )
 
-// memStore is a minimal store.Store for the core's tests (the store
-// package's own implementations are tested there).
-type memStore struct {
-	mu       sync.Mutex
-	auths    map[[3]string]store.Auth
-	dialogs  map[string]store.Dialog
-	presence map[string]cpim.Presence
-	puts     int // PutPresence calls
-}
-
-func newMemStore() *memStore {
-	return &memStore{auths: map[[3]string]store.Auth{}, dialogs: map[string]store.Dialog{}, presence: map[string]cpim.Presence{}}
-}
-
-func (m *memStore) GetAuth(d store.Direction, w, t string) (store.Auth, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.auths[[3]string{string(d), w, t}]
-	return a, ok, nil
-}
-func (m *memStore) PutAuth(a store.Auth) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.auths[[3]string{string(a.Direction), a.Watcher, a.Target}] = a
-	return nil
-}
-func (m *memStore) DeleteAuth(d store.Direction, w, t string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.auths, [3]string{string(d), w, t})
-	return nil
-}
-func (m *memStore) Auths(fn func(store.Auth) error) error {
-	m.mu.Lock()
-	all := make([]store.Auth, 0, len(m.auths))
-	for _, a := range m.auths {
-		all = append(all, a)
-	}
-	m.mu.Unlock()
-	for _, a := range all {
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (m *memStore) GetDialog(id string) (store.Dialog, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d, ok := m.dialogs[id]
-	return d, ok, nil
-}
-func (m *memStore) PutDialog(d store.Dialog) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.dialogs[d.ID] = d
-	return nil
-}
-func (m *memStore) DeleteDialog(id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.dialogs, id)
-	return nil
-}
-func (m *memStore) Dialogs(fn func(store.Dialog) error) error {
-	m.mu.Lock()
-	all := make([]store.Dialog, 0, len(m.dialogs))
-	for _, d := range m.dialogs {
-		all = append(all, d)
-	}
-	m.mu.Unlock()
-	for _, d := range all {
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (m *memStore) GetPresence(e string) (cpim.Presence, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p, ok := m.presence[e]
-	return p, ok, nil
-}
-func (m *memStore) PutPresence(e string, p cpim.Presence) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.presence[e] = p
-	m.puts++
-	return nil
-}
-func (m *memStore) DeletePresence(e string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.presence, e)
-	return nil
-}
-func (m *memStore) Close() error { return nil }
-
 // callLog records the calls the core makes on both sides, in order.
 type callLog struct {
 	mu    sync.Mutex
@@ -265,7 +166,7 @@ type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	c     *Core
-	st    *memStore
+	st    *store.Memory
 	clk   *fakeClock
 	log   *callLog
 	sip   *fakeSIP
@@ -277,7 +178,7 @@ type harness struct {
 
 type opts struct {
 	cfg      Config
-	st       *memStore
+	st       *store.Memory
 	noErrors bool // an XMPP side without PresenceErrorSender
 }
 
@@ -287,7 +188,7 @@ func newHarness(t *testing.T, o opts) *harness {
 	t.Helper()
 	h := &harness{t: t, st: o.st, clk: &fakeClock{t: t0}, log: &callLog{}}
 	if h.st == nil {
-		h.st = newMemStore()
+		h.st = store.NewMemory()
 	}
 	h.sip = &fakeSIP{log: h.log}
 	if o.noErrors {

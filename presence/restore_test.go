@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func auth(d store.Direction, w, t cpim.Address, st store.AuthState) store.Auth {
 // again, live subscriber dialogs are left to sipside, and granted X2S
 // authorizations without one are re-subscribed.
 func TestRestore(t *testing.T) {
-	st := newMemStore()
+	st := store.NewMemory()
 	for _, a := range []store.Auth{
 		auth(store.X2S, juliet, romeo, store.AuthGranted),    // live dialog
 		auth(store.X2S, juliet, benvolio, store.AuthGranted), // dialog expired
@@ -80,7 +81,7 @@ func TestRestore(t *testing.T) {
 // TestRestart runs a core, stops it and starts another on the same store:
 // presence flows again both ways without any authorization being asked.
 func TestRestart(t *testing.T) {
-	st := newMemStore()
+	st := store.NewMemory()
 	h := newHarness(t, opts{st: st, cfg: Config{NotifyInterval: -1}})
 	h.granted("phone", "open")
 	h.s2xGranted()
@@ -131,18 +132,51 @@ func TestLimits(t *testing.T) {
 func TestNewConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"no store":       {},
-		"unknown mode":   {Store: newMemStore(), Mode: "broadcast"},
-		"negative limit": {Store: newMemStore(), MaxTotal: -1},
+		"unknown mode":   {Store: store.NewMemory(), Mode: "broadcast"},
+		"negative limit": {Store: store.NewMemory(), MaxTotal: -1},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)
 		}
 	}
-	c, err := New(Config{Store: newMemStore()})
+	c, err := New(Config{Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.mode != Notifier || c.interval != DefaultNotifyInterval || c.probeTimeout != DefaultProbeTimeout {
 		t.Errorf("defaults: mode %q interval %v probe timeout %v", c.mode, c.interval, c.probeTimeout)
+	}
+}
+
+// TestRunLifecycle: handlers wait for the restore; Run runs once; a store
+// that fails the restore makes Run and the waiting handlers fail.
+func TestRunLifecycle(t *testing.T) {
+	h := newHarness(t, opts{})
+	if err := h.c.Run(h.ctx); err == nil {
+		t.Error("second Run accepted")
+	}
+	h.stop()
+
+	st := store.NewMemory()
+	st.Close()
+	c, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		waited <- c.XMPPEvents().Subscription(context.Background(), cpim.Subscription{Op: cpim.Probe, Watcher: juliet, Target: romeo})
+	}()
+	if err := c.Run(context.Background()); err == nil {
+		t.Error("Run on a closed store: no error")
+	}
+	if err := <-waited; err == nil {
+		t.Error("handler: no error after a failed restore")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c2, _ := New(Config{Store: store.NewMemory()})
+	if err := c2.XMPPEvents().Subscription(ctx, cpim.Subscription{Op: cpim.Probe, Watcher: juliet, Target: romeo}); err == nil {
+		t.Error("handler before Run with a done context: no error")
 	}
 }

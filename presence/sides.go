@@ -7,6 +7,15 @@
 //
 // It sees only cpim values, the store and the small interfaces below; the
 // sides implement them and cmd/cpimgw wires everything.
+//
+// Calling convention: the core calls the methods of SIPSide and XMPPSide
+// while it holds the state lock of the (XMPP user, SIP contact) pair
+// concerned, and possibly from inside a handler call of either side (a
+// SubscribeRequest sends a subscribe through XMPPSide; an XMPP subscribed
+// sends a NOTIFY through SIPSide). So a side's method must not wait for a
+// handler call of the same pair to return (for example by queueing behind
+// it on the side's per-pair serialisation); sending and waiting for the
+// network is fine.
 package presence
 
 import (

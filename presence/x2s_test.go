@@ -410,7 +410,7 @@ func TestX2SNotes(t *testing.T) {
 		h.expect(subJR)
 	})
 	t.Run("default jitter stays in range", func(t *testing.T) {
-		c, err := New(Config{Store: newMemStore()})
+		c, err := New(Config{Store: store.NewMemory()})
 		if err != nil {
 			t.Fatal(err)
 		}
