@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,5 +111,49 @@ func BenchmarkNotifyToPresence(b *testing.B) {
 	b.StopTimer()
 	if sides.presences.Load() == 0 {
 		b.Fatal("no presence sent")
+	}
+}
+
+// BenchmarkRestore measures the core's start on a store holding n
+// subscription pairs (store.Fill: both authorizations granted, both
+// dialogs live): the time until handlers are served, and the heap the
+// core keeps per pair (caches are read lazily, so this is the resting
+// cost of a pair).
+func BenchmarkRestore(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("pairs=%d", n), func(b *testing.B) {
+			st := store.NewMemory()
+			if err := store.Fill(st, n); err != nil {
+				b.Fatal(err)
+			}
+			sides := &countingSides{}
+			var heap uint64
+			for b.Loop() {
+				b.StopTimer()
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				c, err := New(Config{Store: st, SIP: sides, XMPP: sides})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				b.StartTimer()
+				go func() { done <- c.Run(ctx) }()
+				if err := c.wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				heap = after.HeapAlloc - before.HeapAlloc
+				runtime.KeepAlive(c)
+				cancel()
+				<-done
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(heap)/float64(n), "heapB/pair")
+		})
 	}
 }

@@ -180,6 +180,8 @@ type opts struct {
 	cfg      Config
 	st       *store.Memory
 	noErrors bool // an XMPP side without PresenceErrorSender
+	// wrap, when set, gives the store the core uses (around h.st).
+	wrap func(*store.Memory) store.Store
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -198,6 +200,9 @@ func newHarness(t *testing.T, o opts) *harness {
 	}
 	cfg := o.cfg
 	cfg.Store, cfg.Now = h.st, h.clk.Now
+	if o.wrap != nil {
+		cfg.Store = o.wrap(h.st)
+	}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

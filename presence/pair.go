@@ -49,19 +49,18 @@ type pair struct {
 	// "home server".
 	xAuth   store.AuthState
 	xDlg    dialogState
-	xLast   cpim.Presence // C's last presence as told to U (full state)
-	xLoaded bool          // xLast read from the store
-	xFails  int           // consecutive failures, for the back-off
-	xAuto   time.Time     // last automatic re-subscription
-	xProbe  *task         // pending pre-refresh probe: its timeout
-	xRetry  *task         // scheduled re-subscription
+	xLast   *cpim.Presence // C's last presence as told to U (full state); nil: none
+	xLoaded bool           // xLast read from the store
+	xFails  int            // consecutive failures, for the back-off
+	xAuto   time.Time      // last automatic re-subscription
+	xProbe  *task          // pending pre-refresh probe: its timeout
+	xRetry  *task          // scheduled re-subscription
 	uOnline online
 
 	// S2X: C watches U; the gateway is U's presence agent.
 	sAuth       store.AuthState
-	sAsked      bool          // a subscribe or probe C→U awaits an answer
-	sView       cpim.Presence // U's full presence as U shows it to C
-	sKnown      bool          // sView holds something U sent
+	sAsked      bool           // a subscribe or probe C→U awaits an answer
+	sView       *cpim.Presence // U's full presence as U shows it to C; nil: nothing known
 	sLoaded     bool
 	sLastNotify time.Time // last presence-driven NOTIFY (coalescing)
 	sFlush      *task     // scheduled coalesced NOTIFY
@@ -162,7 +161,7 @@ func (c *Core) loadX(p *pair) {
 		return
 	}
 	if ok {
-		p.xLast = pr
+		p.xLast = &pr
 	}
 }
 
@@ -178,7 +177,7 @@ func (c *Core) loadS(p *pair) {
 		return
 	}
 	if ok {
-		p.sView, p.sKnown = pr, true
+		p.sView = &pr
 	}
 }
 
@@ -194,6 +193,14 @@ func (c *Core) deletePresence(key string) {
 	if err := c.st.DeletePresence(key); err != nil {
 		c.log.Warn("deleting presence failed", "key", key, "err", err)
 	}
+}
+
+// val returns *p, or the zero presence for nil.
+func val(p *cpim.Presence) cpim.Presence {
+	if p == nil {
+		return cpim.Presence{}
+	}
+	return *p
 }
 
 // openTuples returns the available tuples of p.

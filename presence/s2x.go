@@ -39,7 +39,7 @@ func (c *Core) sSubscribeRequest(ctx context.Context, s cpim.Subscription) (cpim
 		case store.AuthGranted:
 			// U already authorized C: active at once, with U's presence
 			// if known, else empty and a probe (RFC 8048 §7.2).
-			if !p.sKnown {
+			if p.sView == nil {
 				c.sendSub(ctx, cpim.Probe, p.c, p.u)
 				p.sAsked = true
 			}
@@ -64,7 +64,7 @@ func (c *Core) sSubscribeRequest(ctx context.Context, s cpim.Subscription) (cpim
 		// A fetch (RFC 8048 §7.2, RFC 6665 §4.4.3, SUB-21): the cached
 		// state, or empty and a probe.
 		n := cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonTimeout}
-		if p.sKnown {
+		if p.sView != nil {
 			n.Presence = c.handOut(p)
 		} else {
 			c.sendSub(ctx, cpim.Probe, p.c, p.u)
@@ -82,7 +82,7 @@ func (c *Core) sCurrent(p *pair) cpim.Notification {
 	switch p.sAuth {
 	case store.AuthGranted:
 		n := cpim.Notification{State: cpim.SubActive}
-		if p.sKnown {
+		if p.sView != nil {
 			n.Presence = c.handOut(p)
 		}
 		return n
@@ -95,10 +95,10 @@ func (c *Core) sCurrent(p *pair) cpim.Notification {
 // handOut returns the full-state document of U for C and drops the closed
 // tuples it carries (§3.6: sent once). Called with p.mu held.
 func (c *Core) handOut(p *pair) *cpim.Presence {
-	doc := snapshot(p.sView)
+	doc := snapshot(val(p.sView))
 	doc.Entity, doc.Watcher = p.u.Bare(), p.c.Bare()
-	if next := dropClosed(p.sView); len(next.Tuples) != len(p.sView.Tuples) {
-		p.sView = next
+	if next := dropClosed(*p.sView); len(next.Tuples) != len(p.sView.Tuples) {
+		p.sView = &next
 		c.putPresence(viewKey(p.u, p.c), next)
 	}
 	return doc
@@ -150,7 +150,7 @@ func (c *Core) sUnsubscribed(ctx context.Context, u, sc cpim.Address) error {
 func (c *Core) forgetS(p *pair) {
 	p.sFlush.cancel()
 	p.sFlush = nil
-	p.sView, p.sKnown, p.sLoaded = cpim.Presence{}, false, true
+	p.sView, p.sLoaded = nil, true
 	c.deletePresence(viewKey(p.u, p.c))
 }
 
@@ -172,20 +172,21 @@ func (c *Core) sPresence(ctx context.Context, in cpim.Presence) error {
 	}
 	defer p.mu.Unlock()
 	c.loadS(p)
-	prev, known := p.sView, p.sKnown
+	prev, known := val(p.sView), p.sView != nil
 	next := merge(prev, in, c.now())
 	next.Entity, next.Watcher = p.u.Bare(), p.c.Bare()
 	if known && !changedView(known, prev, next) {
 		return nil // a repeat (a probe answer, a copy): nothing changes for C
 	}
-	p.sView, p.sKnown = next, true
 	if p.sAuth != store.AuthGranted {
 		// Nobody to notify: keep only what is still available.
-		p.sView = dropClosed(p.sView)
-		c.putPresence(viewKey(p.u, p.c), p.sView)
+		next = dropClosed(next)
+	}
+	p.sView = &next
+	c.putPresence(viewKey(p.u, p.c), next)
+	if p.sAuth != store.AuthGranted {
 		return nil
 	}
-	c.putPresence(viewKey(p.u, p.c), p.sView)
 	c.sNotify(ctx, p)
 	return nil
 }
@@ -210,7 +211,7 @@ func (c *Core) sNotify(ctx context.Context, p *pair) {
 			return
 		}
 		p.sFlush = nil
-		if p.sAuth == store.AuthGranted && p.sKnown {
+		if p.sAuth == store.AuthGranted && p.sView != nil {
 			c.sendActive(ctx, p, c.now())
 		}
 	})

@@ -26,7 +26,7 @@ func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address) error {
 		// approval (RFC 6121 §3.1.5), and makes sure a dialog runs.
 		c.sendSub(ctx, cpim.Subscribed, p.u, p.c)
 		c.loadX(p)
-		if open := openTuples(p.xLast); len(open) > 0 {
+		if open := openTuples(val(p.xLast)); len(open) > 0 {
 			c.sendPresence(ctx, p.c, p.u, p.xLast.Lang, open)
 		}
 		c.ensureDialog(ctx, p)
@@ -96,13 +96,13 @@ func (c *Core) stopX(p *pair) {
 func (c *Core) retract(ctx context.Context, p *pair) {
 	c.loadX(p)
 	var closed []cpim.Tuple
-	for _, t := range openTuples(p.xLast) {
+	for _, t := range openTuples(val(p.xLast)) {
 		closed = append(closed, cpim.Tuple{Resource: t.Resource, Basic: cpim.Closed})
 	}
 	if len(closed) > 0 {
 		c.sendPresence(ctx, p.c, p.u, "", closed)
 	}
-	p.xLast = cpim.Presence{}
+	p.xLast = nil
 	c.deletePresence(viewKey(p.c, p.u))
 }
 
@@ -139,7 +139,8 @@ func (c *Core) xProbe(ctx context.Context, u, sc cpim.Address) error {
 	switch p.xAuth {
 	case store.AuthGranted:
 		c.loadX(p)
-		c.sendPresence(ctx, p.c, p.u, p.xLast.Lang, openTuples(p.xLast))
+		last := val(p.xLast)
+		c.sendPresence(ctx, p.c, p.u, last.Lang, openTuples(last))
 		c.ensureDialog(ctx, p)
 	case store.AuthPending:
 		c.sendPresence(ctx, p.c, p.u, "", nil)
@@ -176,11 +177,11 @@ func (c *Core) xNotified(ctx context.Context, u, sc cpim.Address, n cpim.Notific
 				return err
 			}
 			c.sendSub(ctx, cpim.Subscribed, p.u, p.c)
-			p.xLast, p.xLoaded = cpim.Presence{}, true // U's server knows nothing of C yet
+			p.xLast, p.xLoaded = nil, true // U's server knows nothing of C yet
 		}
 		c.loadX(p)
-		c.sendChanges(ctx, p, p.xLast, next)
-		p.xLast = next
+		c.sendChanges(ctx, p, val(p.xLast), next)
+		p.xLast = &next
 		c.putPresence(viewKey(p.c, p.u), next)
 	case cpim.SubTerminated:
 		p.xDlg = dlgNone
