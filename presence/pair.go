@@ -56,6 +56,7 @@ type pair struct {
 	xProbe  *task          // pending pre-refresh probe: its timeout
 	xRetry  *task          // scheduled re-subscription
 	uOnline online
+	xGone   bool // terminated;reason=invariant: not re-subscribed until U asks again
 
 	// S2X: C watches U; the gateway is U's presence agent.
 	sAuth       store.AuthState

@@ -18,6 +18,7 @@ func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address) error {
 	p := c.pairOf(u, sc)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.xGone = false // U asks anew
 	switch p.xAuth {
 	case store.AuthGranted:
 		// SUB-28 second half (RFC 6121 §3.1.3 rule 2): C already approved
@@ -47,9 +48,10 @@ func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address) error {
 	return nil
 }
 
-// ensureDialog subscribes unless a dialog is live or being set up.
+// ensureDialog subscribes unless a dialog is live or being set up, or the
+// notifier said the state no longer exists (invariant).
 func (c *Core) ensureDialog(ctx context.Context, p *pair) {
-	if p.xDlg == dlgNone || p.xDlg == dlgLapsing {
+	if (p.xDlg == dlgNone || p.xDlg == dlgLapsing) && !p.xGone {
 		c.subscribeNow(ctx, p)
 	}
 }
@@ -88,6 +90,7 @@ func (c *Core) stopX(p *pair) {
 	p.xProbe.cancel()
 	p.xProbe = nil
 	p.xFails = 0
+	p.xGone = false
 }
 
 // retract tells U that every resource of C it saw available is gone and
@@ -197,6 +200,7 @@ func (c *Core) markLive(p *pair) {
 		p.xDlg = dlgLive
 	}
 	p.xFails = 0
+	p.xGone = false
 }
 
 // sendChanges tells U what changed between prev and next (§3.6, PRS-14):
@@ -230,7 +234,9 @@ func (c *Core) xTerminated(ctx context.Context, p *pair, n cpim.Notification) er
 		}
 		c.scheduleResubscribe(p, d)
 	case cpim.ReasonInvariant:
-		// Keep the last state; do not re-subscribe.
+		// Keep the last state; do not re-subscribe (RFC 6665 §4.1.3
+		// SHOULD NOT) until U itself subscribes again.
+		p.xGone = true
 	default:
 		// RFC 6665 §4.1.3: no or an unknown reason — the subscriber may
 		// re-subscribe at any time; honour retry-after if given [D].
@@ -406,8 +412,8 @@ func (c *Core) xAnswer(ctx context.Context, p *pair, in cpim.Presence) {
 			p.xProbe.cancel()
 			p.xProbe = nil
 			c.subscribeNow(ctx, p)
-		} else if p.xAuth == store.AuthGranted && (p.xDlg == dlgNone || p.xDlg == dlgLapsing) && p.xRetry == nil {
-			c.subscribeNow(ctx, p)
+		} else if p.xAuth == store.AuthGranted && p.xRetry == nil {
+			c.ensureDialog(ctx, p)
 		}
 	case t.Resource == "" && p.sAuth == store.AuthGranted:
 		p.uOnline = onlineNo

@@ -149,8 +149,10 @@ func TestX2SRows(t *testing.T) {
 			h.advance(3 * time.Hour)
 			h.expect()
 			h.wantAuth(store.X2S, juliet, romeo, store.AuthGranted)
-			h.xsub(cpim.Probe, juliet, romeo) // the last state is still there
-			h.expect(presRJ+"[phone open]", subJR)
+			h.xsub(cpim.Probe, juliet, romeo)     // the last state is still there, …
+			h.expect(presRJ + "[phone open]")     // … and a new session does not re-subscribe
+			h.xsub(cpim.Subscribe, juliet, romeo) // U asking again does
+			h.expect(subscribed, presRJ+"[phone open]", subJR)
 		}},
 		{"SUBSCRIBE error 403 → authorization cancelled, unsubscribed C→U (8048 §5.2.2, SUB-05)", x2sCancelled(403)},
 		{"SUBSCRIBE error 489 → authorization cancelled, unsubscribed C→U (8048 §5.2.2, SUB-05)", x2sCancelled(489)},
@@ -236,15 +238,19 @@ func TestX2SRows(t *testing.T) {
 		}},
 		{"U starts a presence session → (re-)SUBSCRIBE when no dialog is live (8048 §5.2.2)", func(h *harness) {
 			h.granted("phone", "open")
-			h.notified(cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonInvariant})
-			h.calls()
-			h.xsub(cpim.Probe, juliet, romeo)
+			h.s2xGranted()
+			h.pres(juliet, "", "closed", romeo) // U logged out …
+			h.notified(cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonTimeout})
+			h.calls()                         // … so the expired dialog was not renewed
+			h.xsub(cpim.Probe, juliet, romeo) // U logs in: its server probes C
 			h.expect(presRJ+"[phone open]", subJR)
 			h.notified(active("phone", "open")) // same state: nothing new for U
 			h.expect()
 			// Initial presence to an authorized contact also starts a session.
-			h.s2xGranted()
-			h.notified(cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonInvariant})
+			h.pres(juliet, "", "closed", romeo)
+			h.notified(cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonTimeout})
+			h.advance(DefaultNotifyInterval) // past the NOTIFY window
+			h.calls()
 			h.pres(juliet, "balcony", "open", romeo)
 			h.expect(subJR, notifyRJ+"active [balcony open]")
 		}},
