@@ -7,6 +7,15 @@
 //
 // It sees only cpim values, the store and the small interfaces below; the
 // sides implement them and cmd/cpimgw wires everything.
+//
+// Calling convention: the core calls the methods of SIPSide and XMPPSide
+// while it holds the state lock of the (XMPP user, SIP contact) pair
+// concerned, and possibly from inside a handler call of either side (a
+// SubscribeRequest sends a subscribe through XMPPSide; an XMPP subscribed
+// sends a NOTIFY through SIPSide). So a side's method must not wait for a
+// handler call of the same pair to return (for example by queueing behind
+// it on the side's per-pair serialisation); sending and waiting for the
+// network is fine.
 package presence
 
 import (
@@ -47,4 +56,20 @@ type XMPPSide interface {
 	// unsubscribe and probe from Watcher to Target; subscribed and
 	// unsubscribed from Target to Watcher. Addresses are bare.
 	SendSubscription(ctx context.Context, s cpim.Subscription) error
+}
+
+// PresenceErrorSender is implemented by an XMPP side that can send a
+// presence of type error (RFC 6120 §8.3) from a SIP contact to an XMPP
+// user, the answer RFC 3922 §6.1 requires when a SUBSCRIBE the user asked
+// for fails with 404/604/484/485 (item-not-found), and the one a limit
+// gives (resource-constraint, issue 4 item 5). It mirrors
+// xmppside.PresenceHandler.PresenceError in the other direction.
+//
+// It is a separate interface so that an XMPP side without it still
+// satisfies XMPPSide: the core then answers with an 'unsubscribed' from
+// the contact instead (the request is refused either way) and logs it.
+type PresenceErrorSender interface {
+	// SendPresenceError sends <presence type='error'/> from from (a SIP
+	// contact, bare) to to (an XMPP user, bare) with e's condition.
+	SendPresenceError(ctx context.Context, from, to cpim.Address, e *cpim.Error) error
 }
