@@ -355,15 +355,10 @@ func parseKey(k string) cpim.Address {
 	return cpim.Address{Local: k[:i], Domain: k[i+1:]}
 }
 
-// viewKey is the store key of the presence of entity as watcher sees it.
-// Presence is kept per pair, not per entity, because either side may show
-// different presence to different watchers (RFC 8048 §8.2, PRS-16: never
-// let one watcher's presence reach another). The separator is a control
-// character, which no address key contains (INTERWORKING.md §2.2), so the
-// key is unambiguous.
-func viewKey(entity, watcher cpim.Address) string {
-	return store.Key(entity) + "\x1f" + store.Key(watcher)
-}
+// viewKey is the store key of the presence of entity as watcher sees it
+// (store.PresenceKey; never let one watcher's presence reach another,
+// PRS-16).
+func viewKey(entity, watcher cpim.Address) string { return store.PresenceKey(entity, watcher) }
 
 // sipSide and xmppSide return the connected sides, nil before Connect.
 func (c *Core) sipSide() SIPSide {

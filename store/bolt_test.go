@@ -47,7 +47,7 @@ func takeSnapshot(t *testing.T, s Store, pairs int) snapshot {
 	snap := snapshot{Auths: collectAuths(t, s), Dialogs: collectDialogs(t, s), Presence: map[string]cpim.Presence{}}
 	for i := range pairs {
 		u, c := SyntheticPair(i)
-		for _, k := range []string{Key(u), Key(c)} {
+		for _, k := range []string{PresenceKey(u, c), PresenceKey(c, u)} {
 			p, ok, err := s.GetPresence(k)
 			if err != nil {
 				t.Fatal(err)
@@ -80,10 +80,10 @@ func TestBoltReopen(t *testing.T) {
 			if err := b.DeleteAuth(X2S, Key(u), Key(c)); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.DeletePresence(Key(c)); err != nil {
+			if err := b.DeletePresence(PresenceKey(c, u)); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.PutPresence(Key(u), cpim.Presence{Entity: u, Lang: "de"}); err != nil {
+			if err := b.PutPresence(PresenceKey(u, c), cpim.Presence{Entity: u, Lang: "de"}); err != nil {
 				t.Fatal(err)
 			}
 			want := takeSnapshot(t, b, pairs)
@@ -543,7 +543,7 @@ func TestFill(t *testing.T) {
 			if roles[Subscriber] != pairs || roles[Notifier] != pairs {
 				t.Errorf("roles %v", roles)
 			}
-			if p := snap.Presence[Key(u)]; len(p.Tuples) != 2 || !p.Entity.Equal(u) {
+			if p := snap.Presence[PresenceKey(u, c)]; len(p.Tuples) != 2 || !p.Entity.Equal(u) {
 				t.Errorf("user presence %+v", p)
 			}
 		})

@@ -132,8 +132,9 @@ func fillPair(s Store, i int, now time.Time) error {
 	cp := cpim.Presence{Entity: c, Tuples: []cpim.Tuple{
 		{Resource: "t" + h, Basic: cpim.Open, Notes: []cpim.Text{{Text: "Available"}}, Timestamp: now},
 	}}
-	if err := s.PutPresence(uk, up); err != nil {
+	// Each side's presence as the other sees it (PresenceKey: per pair).
+	if err := s.PutPresence(PresenceKey(u, c), up); err != nil {
 		return err
 	}
-	return s.PutPresence(ck, cp)
+	return s.PutPresence(PresenceKey(c, u), cp)
 }

@@ -163,6 +163,15 @@ type Store interface {
 	Close() error
 }
 
+// PresenceKey is the store key of the presence of entity as watcher sees
+// it. Presence is kept per pair, not per entity, because either side may
+// show different presence to different watchers (RFC 8048 §8.2, PRS-16).
+// The separator is a control character, which no address key contains, so
+// the key is unambiguous.
+func PresenceKey(entity, watcher cpim.Address) string {
+	return Key(entity) + "\x1f" + Key(watcher)
+}
+
 // Key is the store key of a bare address: its canonical localpart and
 // domain. It ignores the resource and the original URI.
 func Key(a cpim.Address) string { return a.Local + "@" + a.Domain }

@@ -90,7 +90,7 @@ func ExampleFill() {
 	}
 	user, contact := store.SyntheticPair(42)
 	a, _, _ := s.GetAuth(store.X2S, store.Key(user), store.Key(contact))
-	p, _, _ := s.GetPresence(store.Key(user))
+	p, _, _ := s.GetPresence(store.PresenceKey(user, contact))
 	fmt.Println(a.Watcher, "sees", a.Target, a.State)
 	fmt.Println(len(p.Tuples), "resources;", p.Tuples[0].Resource, p.Tuples[0].Show, p.Tuples[0].Notes[0].Text)
 	// Output:

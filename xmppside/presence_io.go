@@ -131,6 +131,15 @@ func (c *Component) handlePresence(t xmlstream.TokenReadEncoder, start *xml.Star
 		log.Debug("presence with unusable addresses ignored", "err", errors.Join(err1, err2))
 		return
 	}
+	// No open relay (RFC 8048 §8.1, SEC-03): only users of the configured
+	// XMPP domains may subscribe to or send presence to SIP users.
+	if !c.mapper.IsXMPPDomain(from.Domainpart()) {
+		if _, isSub := subscriptionOps[w.Type]; isSub && w.Type != "probe" {
+			c.reply(t, "presence", w.From, w.To, w.ID, &cpim.Error{Condition: cpim.Forbidden, Text: "sender domain may not use this gateway"})
+		}
+		log.Warn("presence from a foreign XMPP domain refused")
+		return
+	}
 	var run func(ctx context.Context) error
 	switch op, isSub := subscriptionOps[w.Type]; {
 	case w.Type == "" || w.Type == "unavailable":

@@ -114,8 +114,14 @@ func TestPresenceIntake(t *testing.T) {
 	// Ignored, without an answer: presence to a user that cannot exist
 	// (RFC 6121 §8.5.1), an unknown type is answered bad-request.
 	conn.write(`<presence from='alice@xmpp.example.test' to='dave\40xmpp.example.test@sip.example.test' type='subscribe'/>`)
-	conn.write(`<presence from='alice@xmpp.example.test' to='bob@sip.example.test' type='bogus' id='b1'/>`)
+	conn.write(`<presence from='eve@evil.example' to='bob@sip.example.test' type='subscribe' id='f1'/>`)
 	s := conn.expect(t)
+	if s.Attr["type"] != "error" || s.Attr["id"] != "f1" || !strings.Contains(s.Inner, "<forbidden") {
+		t.Fatalf("foreign domain (SEC-03): %v %s", s.Attr, s.Inner)
+	}
+	conn.write(`<presence from='eve@evil.example/x' to='bob@sip.example.test'/>`)
+	conn.write(`<presence from='alice@xmpp.example.test' to='bob@sip.example.test' type='bogus' id='b1'/>`)
+	s = conn.expect(t)
 	if s.Attr["type"] != "error" || s.Attr["id"] != "b1" || !strings.Contains(s.Inner, "<bad-request") {
 		t.Fatalf("unknown type: %v %s", s.Attr, s.Inner)
 	}
