@@ -195,6 +195,14 @@ var (
 // Timer N and the lapse grace shortened, stopped at cleanup.
 func newPresenceEndpoint(t testing.TB, cfg Config, h PresenceHandler) (*Endpoint, *logSink) {
 	t.Helper()
+	e, logs, _ := startPresence(t, cfg, h)
+	return e, logs
+}
+
+// startPresence is newPresenceEndpoint that also returns a function that
+// stops the endpoint (Run returns) before the test ends.
+func startPresence(t testing.TB, cfg Config, h PresenceHandler) (*Endpoint, *logSink, func()) {
+	t.Helper()
 	if cfg.Listen == nil {
 		cfg.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
 	}
@@ -206,21 +214,26 @@ func newPresenceEndpoint(t testing.TB, cfg Config, h PresenceHandler) (*Endpoint
 	}
 	e.subs.timerN = 2 * time.Second
 	e.subs.lapseGrace = 500 * time.Millisecond
+	e.subs.settled = make(chan subOp, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := e.WaitReady(wctx); err != nil {
 		t.Fatalf("WaitReady: %v", err)
 	}
-	return e, sink
+	return e, sink, stop
 }
 
 // sipPeer is a SIP user agent on loopback standing for a SIP watcher, a
