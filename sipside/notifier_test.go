@@ -308,7 +308,7 @@ func TestNotifierRefreshUnsubscribe(t *testing.T) {
 	r := p.subscribeRaw("ref-1", 1, "600")
 	res, _, first := acceptSub(t, e, h, p, "udp", r)
 	gwTag := tagOf(res.To())
-	if got := st.all(); len(got) != 1 || got[0].ID != first.ID || got[0].Watcher != "romeo@sip.example" ||
+	if got := storedDialogs(t, st); len(got) != 1 || got[0].ID != first.ID || got[0].Watcher != "romeo@sip.example" ||
 		got[0].Target != "juliet@xmpp.example" || got[0].LocalCSeq < 1 {
 		t.Fatalf("stored %+v", got)
 	}
@@ -350,7 +350,7 @@ func TestNotifierRefreshUnsubscribe(t *testing.T) {
 	if doc, err := cpim.ParsePIDF(n.Body()); err != nil || doc.Tuples[0].Basic != cpim.Closed {
 		t.Errorf("final NOTIFY body %q: %v", n.Body(), err)
 	}
-	if got := st.all(); len(got) != 0 {
+	if got := storedDialogs(t, st); len(got) != 0 {
 		t.Errorf("ended dialog still stored: %+v", got)
 	}
 	if res := p.send(t, "udp", addrOf(t, e, "udp"), r.inDialog(gwTag, 4)); res.StatusCode != 481 {
@@ -383,7 +383,7 @@ func TestNotifierFetch(t *testing.T) {
 	if len(n.Body()) == 0 {
 		t.Error("fetch NOTIFY without state")
 	}
-	if len(e.subs.notifiers) != 0 || len(st.all()) != 0 {
+	if len(e.subs.notifiers) != 0 || len(storedDialogs(t, st)) != 0 {
 		t.Errorf("fetch kept a dialog")
 	}
 	if err := e.Notify(context.Background(), romeo, juliet, cpim.Notification{State: cpim.SubActive}); err != nil {
@@ -444,7 +444,7 @@ func TestNotify(t *testing.T) {
 		}
 	}
 	p.nothing(t, 200*time.Millisecond)
-	if n := len(st.all()); n != 1 {
+	if n := len(storedDialogs(t, st)); n != 1 {
 		t.Errorf("%d dialogs stored, want mercutio's only", n)
 	}
 	if err := e.Notify(ctx, romeo, juliet, cpim.Notification{State: cpim.SubActive}); err != nil {
@@ -571,7 +571,7 @@ func TestNotifierExpiry(t *testing.T) {
 	if ev := h.next(t, "ended"); ev.reason != "timeout" || ev.watcher != romeo || ev.target != juliet {
 		t.Errorf("SubscriptionEnded %+v", ev)
 	}
-	if len(st.all()) != 0 {
+	if len(storedDialogs(t, st)) != 0 {
 		t.Error("expired dialog still stored")
 	}
 }

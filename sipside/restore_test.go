@@ -53,7 +53,11 @@ func TestCSeqHighWater(t *testing.T) {
 // continues it: NOTIFY in the same dialog with a CSeq above every CSeq
 // used, and the watcher's refresh is recognised.
 func TestRestoreNotifier(t *testing.T) {
-	st := newMemStore()
+	dir := t.TempDir()
+	st, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := newFakePresence()
 	e, _, stop := startPresence(t, Config{Store: st}, h)
 	p := startSIPPeer(t)
@@ -70,7 +74,15 @@ func TestRestoreNotifier(t *testing.T) {
 		}
 	}
 	stop()
-	stored := st.all()
+	// The process ends: the file is all that is left.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = store.OpenBolt(dir, store.BoltOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	stored := storedDialogs(t, st)
 	if len(stored) != 1 || stored[0].ID != sub.ID || stored[0].LocalCSeq < 3 || stored[0].Role != store.Notifier ||
 		stored[0].Contact != "sip:romeo@"+p.addr() || stored[0].RemoteCSeq != 1 || stored[0].Expires.IsZero() {
 		t.Fatalf("stored %+v", stored)
@@ -119,7 +131,9 @@ func notifierRecord(p *sipPeer, expires time.Time) store.Dialog {
 func TestRestoreExpiredNotifier(t *testing.T) {
 	st := newMemStore()
 	p := startSIPPeer(t)
-	st.PutDialog(notifierRecord(p, time.Now().Add(-time.Minute)))
+	if err := st.PutDialog(notifierRecord(p, time.Now().Add(-time.Minute))); err != nil {
+		t.Fatal(err)
+	}
 	h := newFakePresence()
 	newPresenceEndpoint(t, Config{Store: st}, h)
 	n := p.next(t, sip.NOTIFY)
@@ -130,7 +144,7 @@ func TestRestoreExpiredNotifier(t *testing.T) {
 	if ev := h.next(t, "ended"); ev.reason != "timeout" || ev.watcher != romeo || ev.target != juliet {
 		t.Errorf("SubscriptionEnded %+v", ev)
 	}
-	if len(st.all()) != 0 {
+	if len(storedDialogs(t, st)) != 0 {
 		t.Error("ended dialog still stored")
 	}
 }
@@ -143,7 +157,9 @@ func TestRestoreFlowGone(t *testing.T) {
 	p := startSIPPeer(t)
 	rec := notifierRecord(p, time.Now().Add(time.Hour))
 	rec.Transport, rec.Source = "TCP", freePort(t)
-	st.PutDialog(rec)
+	if err := st.PutDialog(rec); err != nil {
+		t.Fatal(err)
+	}
 	e, _ := newPresenceEndpoint(t, Config{Store: st}, newFakePresence())
 	if err := e.Notify(context.Background(), romeo, juliet, cpim.Notification{State: cpim.SubActive}); err != nil {
 		t.Fatal(err)
@@ -152,7 +168,7 @@ func TestRestoreFlowGone(t *testing.T) {
 	if n.Transport() != "UDP" || n.CSeq().SeqNo != 203 {
 		t.Errorf("NOTIFY over %s CSeq %d, want UDP to the Contact with CSeq 203 (one lost on the flow)", n.Transport(), n.CSeq().SeqNo)
 	}
-	if got := st.all(); len(got) != 1 || got[0].Transport != "" || got[0].Source != "" {
+	if got := storedDialogs(t, st); len(got) != 1 || got[0].Transport != "" || got[0].Source != "" {
 		t.Errorf("stored %+v", got)
 	}
 }
@@ -164,7 +180,7 @@ func TestRestoreFlowGone(t *testing.T) {
 func TestRestoreSubscriber(t *testing.T) {
 	st := newMemStore()
 	p := startSIPPeer(t)
-	st.PutDialog(store.Dialog{
+	err := st.PutDialog(store.Dialog{
 		ID: sip.DialogIDMake("sub-1", "pres1", "gwtag"), Role: store.Subscriber,
 		Watcher: "juliet@xmpp.example", Target: "romeo@sip.example",
 		CallID: "sub-1", LocalTag: "gwtag", RemoteTag: "pres1",
@@ -173,13 +189,20 @@ func TestRestoreSubscriber(t *testing.T) {
 		LocalCSeq: 101, RemoteCSeq: 7, State: cpim.SubActive, Expires: time.Now().Add(100 * time.Second),
 		Event: "presence",
 	})
-	st.PutDialog(store.Dialog{ID: "junk", Role: "witness", CallID: "junk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record the store keeps but the endpoint cannot use.
+	if err := st.PutDialog(store.Dialog{ID: "junk", Role: store.Notifier, Watcher: "a@b.example", Target: "c@d.example",
+		CallID: "junk", LocalTag: "x", LocalURI: "sip:c@d.example", RemoteURI: "sip:a@b.example", Event: "presence"}); err != nil {
+		t.Fatal(err)
+	}
 	h := newFakePresence()
 	e, _ := newPresenceEndpoint(t, Config{Store: st}, h)
 	if ev := h.next(t, "refresh"); ev.watcher != juliet || ev.target != romeo {
 		t.Errorf("RefreshDue %+v", ev)
 	}
-	for _, d := range st.all() {
+	for _, d := range storedDialogs(t, st) {
 		if d.ID == "junk" {
 			t.Error("unreadable record kept")
 		}
@@ -205,7 +228,7 @@ func TestRestoreSubscriber(t *testing.T) {
 	if res := p.send(t, "udp", addrOf(t, e, "udp"), p.notifyRaw(ref, "pres1", 6, "active;expires=3600", "")); res.StatusCode != 500 {
 		t.Errorf("old NOTIFY: %d", res.StatusCode)
 	}
-	if !strings.Contains(st.all()[0].ID, "sub-1") {
-		t.Errorf("stored %+v", st.all())
+	if !strings.Contains(storedDialogs(t, st)[0].ID, "sub-1") {
+		t.Errorf("stored %+v", storedDialogs(t, st))
 	}
 }

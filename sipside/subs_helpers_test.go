@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,89 +18,18 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// memStore is a store.Store in memory for the tests (until the store
-// package's own lands here), counting dialog writes.
-type memStore struct {
-	mu        sync.Mutex
-	dialogs   map[string]store.Dialog
-	auths     map[string]store.Auth
-	presences map[string]cpim.Presence
-	puts      int
-}
+// newMemStore is the in-memory store of package store.
+func newMemStore() *store.Memory { return store.NewMemory() }
 
-func newMemStore() *memStore {
-	return &memStore{dialogs: map[string]store.Dialog{}, auths: map[string]store.Auth{}, presences: map[string]cpim.Presence{}}
-}
-
-func authKey(d store.Direction, w, t string) string { return string(d) + " " + w + " " + t }
-
-func (m *memStore) GetAuth(d store.Direction, w, t string) (store.Auth, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.auths[authKey(d, w, t)]
-	return a, ok, nil
-}
-func (m *memStore) PutAuth(a store.Auth) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.auths[authKey(a.Direction, a.Watcher, a.Target)] = a
-	return nil
-}
-func (m *memStore) DeleteAuth(d store.Direction, w, t string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.auths, authKey(d, w, t))
-	return nil
-}
-func (m *memStore) Auths(fn func(store.Auth) error) error { return nil }
-func (m *memStore) GetDialog(id string) (store.Dialog, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d, ok := m.dialogs[id]
-	return d, ok, nil
-}
-func (m *memStore) PutDialog(d store.Dialog) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d.RouteSet = slices.Clone(d.RouteSet)
-	m.dialogs[d.ID] = d
-	m.puts++
-	return nil
-}
-func (m *memStore) DeleteDialog(id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.dialogs, id)
-	return nil
-}
-func (m *memStore) Dialogs(fn func(store.Dialog) error) error {
-	m.mu.Lock()
-	all := make([]store.Dialog, 0, len(m.dialogs))
-	for _, d := range m.dialogs {
-		all = append(all, d)
-	}
-	m.mu.Unlock()
-	for _, d := range all {
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (m *memStore) GetPresence(e string) (cpim.Presence, bool, error) {
-	return cpim.Presence{}, false, nil
-}
-func (m *memStore) PutPresence(e string, p cpim.Presence) error { return nil }
-func (m *memStore) DeletePresence(e string) error               { return nil }
-func (m *memStore) Close() error                                { return nil }
-
-// all returns the stored dialogs.
-func (m *memStore) all() []store.Dialog {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// storedDialogs returns the dialogs in st.
+func storedDialogs(t testing.TB, st store.Store) []store.Dialog {
+	t.Helper()
 	var out []store.Dialog
-	for _, d := range m.dialogs {
+	if err := st.Dialogs(func(d store.Dialog) error {
 		out = append(out, d)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -294,13 +294,21 @@ func (e *Endpoint) handlerCtx() (context.Context, context.CancelFunc) {
 }
 
 // postEvent queues a PresenceHandler call for the pair of d, logging a
-// failure to queue. It is called with s.mu held.
+// failure to queue. It is called with s.mu held. When d has ended by the
+// time the call runs, it is out of the store before the handler hears of
+// it.
 func (s *subscriptions) postEvent(d *dialog, what string, call func(ctx context.Context, h PresenceHandler) error) bool {
 	e := s.e
 	w, t := d.watcher, d.target
 	ok := s.events.post(d.pair, func() {
 		if e.life.Err() != nil {
 			return
+		}
+		s.mu.Lock()
+		gone := d.removed || d.ended
+		s.mu.Unlock()
+		if gone {
+			s.forget(d)
 		}
 		ctx, cancel := e.handlerCtx()
 		defer cancel()

@@ -113,7 +113,7 @@ func TestSubscriberFlow(t *testing.T) {
 	if ev.watcher != juliet || ev.target != romeo {
 		t.Errorf("pair %v → %v", ev.watcher, ev.target)
 	}
-	stored := st.all()
+	stored := storedDialogs(t, st)
 	if len(stored) != 1 || stored[0].Role != store.Subscriber || stored[0].RemoteTag != "pres1" ||
 		stored[0].LocalTag != tagOf(sub.From()) || stored[0].CallID != sub.CallID().Value() ||
 		stored[0].Watcher != "juliet@xmpp.example" || stored[0].Target != "romeo@sip.example" ||
@@ -161,7 +161,7 @@ func TestSubscriberFlow(t *testing.T) {
 	if header(un, "Expires") != "0" || un.CSeq().SeqNo != 3 || tagOf(un.To()) != "pres1" {
 		t.Errorf("unsubscribe: Expires %q CSeq %d", header(un, "Expires"), un.CSeq().SeqNo)
 	}
-	if len(st.all()) != 0 {
+	if len(storedDialogs(t, st)) != 0 {
 		t.Errorf("unsubscribed dialog still stored")
 	}
 	if res := p.send(t, "udp", udp, p.notifyRaw(sub, "pres1", 4, "terminated;reason=timeout", "")); res.StatusCode != 200 {
@@ -413,7 +413,7 @@ func TestSubscriberRefreshDueAndLapse(t *testing.T) {
 	}
 	ev := h.next(t, "notified")
 	diff(t, "lapse", ev.n, cpim.Notification{State: cpim.SubTerminated, Reason: cpim.ReasonTimeout})
-	if len(st.all()) != 0 {
+	if len(storedDialogs(t, st)) != 0 {
 		t.Error("lapsed dialog still stored")
 	}
 }
