@@ -203,8 +203,8 @@ func (e *Endpoint) checkSubscribe(req *sip.Request) (subscribeRequest, reply, bo
 			return sr, r, false
 		}
 	}
-	if req.CallID() == nil || req.To() == nil || req.From() == nil || req.CSeq() == nil {
-		return sr, refuse(400, "Bad Request", "missing To, From, Call-ID or CSeq", nil), false
+	if !wellFormed(req) {
+		return sr, refuse(400, "Bad Request", "To, From, Call-ID or CSeq missing or repeated", nil), false
 	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 		return sr, refuse(483, "Too Many Hops", "Max-Forwards 0", nil), false
@@ -219,6 +219,9 @@ func (e *Endpoint) checkSubscribe(req *sip.Request) (subscribeRequest, reply, bo
 	case pkg != eventPresence:
 		return sr, refuse(489, "Bad Event", "unsupported event package", nil,
 			sip.NewHeader("Allow-Events", eventPresence)), false
+	case id != "" && !isToken(id):
+		// RFC 6665 §8.4: the id is a token; it is echoed in every NOTIFY.
+		return sr, refuse(400, "Bad Request", "malformed Event id", nil), false
 	}
 	sr.eventID = id
 	if !acceptsPIDF(req) {

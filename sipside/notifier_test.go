@@ -17,7 +17,7 @@ import (
 
 // newCheckEndpoint is a presence endpoint that is not running: its
 // handlers are called directly with siptest recorders.
-func newCheckEndpoint(t *testing.T, cfg Config, h PresenceHandler) (*Endpoint, *logSink) {
+func newCheckEndpoint(t testing.TB, cfg Config, h PresenceHandler) (*Endpoint, *logSink) {
 	t.Helper()
 	cfg.Presence = h
 	e, logs := newTestEndpoint(t, cfg, &recorder{})

@@ -463,6 +463,21 @@ func eventOf(m sip.Message) (pkg, id string, count int) {
 	return pkg, params["id"], len(hs)
 }
 
+// wellFormed reports whether req has exactly one From, To, Call-ID and
+// CSeq (RFC 3261 §8.1.1, §7.3.1: none of them may repeat), in long or
+// compact form.
+func wellFormed(req *sip.Request) bool {
+	if req.CallID() == nil || req.To() == nil || req.From() == nil || req.CSeq() == nil {
+		return false
+	}
+	for _, name := range []string{"Call-ID", "From", "To", "CSeq"} {
+		if len(req.GetHeaders(name)) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // eventValue is the Event header value of a dialog (RFC 6665 §8.2.1: the
 // id parameter must match the SUBSCRIBE's).
 func eventValue(id string) string {

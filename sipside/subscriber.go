@@ -534,8 +534,8 @@ func (e *Endpoint) serveNotify(req *sip.Request) reply {
 		r.level = slog.LevelWarn
 		return r
 	}
-	if req.CallID() == nil || req.To() == nil || req.From() == nil || req.CSeq() == nil {
-		return refuse(400, "Bad Request", "missing To, From, Call-ID or CSeq", nil)
+	if !wellFormed(req) {
+		return refuse(400, "Bad Request", "To, From, Call-ID or CSeq missing or repeated", nil)
 	}
 	pkg, eventID, count := eventOf(req)
 	switch {
