@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"cpimgw/store"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -26,6 +28,19 @@ const (
 	// DefaultTransactionTimeout bounds one MESSAGE transaction: 64·T1,
 	// Timer F of RFC 3261 §17.1.2.2.
 	DefaultTransactionTimeout = 32 * time.Second
+	// DefaultSubscribeExpires is the Expires of the SUBSCRIBEs the gateway
+	// sends (INTERWORKING.md §3.7, RFC 3856 §6.4).
+	DefaultSubscribeExpires = 3600 * time.Second
+	// DefaultMinExpires is the shortest subscription the gateway accepts as
+	// notifier; a shorter one gets 423 + Min-Expires (RFC 6665 §4.2.1.1,
+	// SUB-26).
+	DefaultMinExpires = 60 * time.Second
+	// DefaultMaxExpires is the longest subscription the gateway grants as
+	// notifier; a longer request is shortened (RFC 6665 §3.1.1, SUB-14).
+	DefaultMaxExpires = 3600 * time.Second
+	// DefaultPublishExpires is the Expires of the PUBLISHes the gateway
+	// sends (RFC 3903 §4.2).
+	DefaultPublishExpires = 3600 * time.Second
 )
 
 // Config configures an [Endpoint]. The zero value of every field but Listen
@@ -83,6 +98,50 @@ type Config struct {
 	// UserAgent, when set, is sent as User-Agent in requests and as Server
 	// in responses.
 	UserAgent string
+
+	// Presence, when set, turns on presence (RFC 3856 over RFC 6665 event
+	// subscriptions, RFC 3903 publication): the endpoint serves SUBSCRIBE
+	// as the notifier of XMPP users and NOTIFY in its subscriber dialogs,
+	// reports them to Presence, and serves [Endpoint.Subscribe],
+	// [Endpoint.Unsubscribe], [Endpoint.Fetch], [Endpoint.Notify] and
+	// [Endpoint.Publish]. Without it SUBSCRIBE, NOTIFY and PUBLISH get 405
+	// and those methods fail with feature-not-implemented.
+	Presence PresenceHandler
+	// Store keeps the subscription dialogs of both roles (their ids, route
+	// sets, remote targets, CSeq high-water marks and expiries) across
+	// restarts: Run restores them before it reports ready. Nil keeps them
+	// in memory only.
+	Store store.Store
+	// SubscribeExpires is the Expires of the SUBSCRIBEs the gateway sends
+	// for XMPP users (default 1 h; whole seconds).
+	SubscribeExpires time.Duration
+	// MinExpires is the shortest subscription the gateway accepts as
+	// notifier: 0 < Expires < MinExpires gets 423 with Min-Expires
+	// (default 60 s; RFC 6665 §4.2.1.1).
+	MinExpires time.Duration
+	// MaxExpires caps the subscriptions the gateway grants as notifier: a
+	// longer request is granted MaxExpires (default 1 h; RFC 6665 §3.1.1).
+	MaxExpires time.Duration
+	// PublishExpires is the Expires of the PUBLISHes the gateway sends in
+	// PUBLISH mode (default 1 h; RFC 3903 §4.2).
+	PublishExpires time.Duration
+	// MaxSubscriptionsPerWatcher caps the notifier dialogs of one SIP
+	// watcher (all XMPP users it watches); 0 means no cap. One more gets
+	// 503 with Retry-After.
+	MaxSubscriptionsPerWatcher int
+	// MaxSubscriptions caps the notifier dialogs in total; 0 means no cap.
+	// One more gets 503 with Retry-After.
+	MaxSubscriptions int
+	// SubscribeRate limits the SUBSCRIBE requests accepted from one source
+	// IP address, per second (a token bucket holding one second's worth,
+	// at least one); 0 means no limit. A request over it gets 503 with
+	// Retry-After, logged once per burst.
+	SubscribeRate float64
+	// ContactHost is the host, or host:port, of the Contact the gateway puts
+	// in its SUBSCRIBEs, NOTIFYs and 2xx to SUBSCRIBE, where the peer sends
+	// its in-dialog requests. Default: Hostname, else the address of the
+	// listener of the transport used, with that listener's port.
+	ContactHost string
 }
 
 // listener is one parsed entry of Config.Listen.
@@ -104,6 +163,8 @@ type settings struct {
 	proxy       *nextHop
 	tcpFallback bool
 	warnAgent   string // Warning warn-agent (RFC 3261 §20.43)
+	contactHost string // ContactHost's host, if set
+	contactPort int    // ContactHost's port, if set
 }
 
 // parseConfig applies the defaults and checks every field, reporting all
@@ -196,6 +257,7 @@ func parseConfig(c Config) (*settings, error) {
 		bad("Username and Password: set both or neither")
 	}
 	s.UserAgent = cleanHeaderValue(c.UserAgent)
+	parsePresenceConfig(s, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -76,6 +76,7 @@ type Endpoint struct {
 
 	queues *destQueues
 	cseq   *cseqTable
+	subs   *subscriptions // presence: dialogs of both roles, PUBLISH state
 }
 
 // New checks cfg and builds an Endpoint that maps addresses and messages
@@ -138,9 +139,17 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Endp
 		queues: newDestQueues(maxQueuedPerDestination),
 		cseq:   newCSeqTable(cseqTableSize),
 	}
+	e.subs = newSubscriptions(e)
 	srv.OnMessage(e.onMessage)
-	srv.OnOptions(e.onOptions)
-	srv.OnNoRoute(e.onOther)
+	if s.Presence == nil {
+		srv.OnOptions(e.onOptions)
+		srv.OnNoRoute(e.onOther)
+	} else {
+		srv.OnSubscribe(e.onSubscribe)
+		srv.OnNotify(e.onNotify)
+		srv.OnOptions(e.onOptionsPresence)
+		srv.OnNoRoute(e.onOtherPresence)
+	}
 	return e, nil
 }
 
@@ -160,6 +169,7 @@ func (e *Endpoint) Run(ctx context.Context) error {
 		e.readyErr = err
 		close(e.ready)
 		e.stop()
+		e.subs.shutdown()
 		e.ua.Close()
 		return err
 	}
@@ -188,6 +198,11 @@ func (e *Endpoint) Run(ctx context.Context) error {
 			break
 		}
 	}
+	if err == nil && ctx.Err() == nil {
+		// Restored dialogs need the listeners (their NOTIFYs and refreshes
+		// leave from them); WaitReady returns once they are back.
+		e.restoreDialogs()
+	}
 	e.readyErr = err
 	close(e.ready)
 	if err == nil {
@@ -204,6 +219,7 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	e.closing = true
 	e.mu.Unlock()
 	e.inflight.Wait()
+	e.subs.shutdown() // timers stopped, dialog goroutines done; dialogs stay stored
 	for _, l := range closers {
 		l.close()
 	}
