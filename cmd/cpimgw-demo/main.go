@@ -123,7 +123,10 @@ routes:
   sip_domains: [%s]
   foreign_sip: escape
   trusted_sip_sources: [127.0.0.0/8]
-`, sipDomain, prosody.ComponentAddr(), prosody.Opts.Components[sipDomain], sipPort, sipPort, bobPort, xmppDomain, sipDomain)
+presence:
+  state_dir: %s
+`, sipDomain, prosody.ComponentAddr(), prosody.Opts.Components[sipDomain], sipPort, sipPort, bobPort, xmppDomain, sipDomain,
+		filepath.Join(dir, "state"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}

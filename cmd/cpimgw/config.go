@@ -21,11 +21,12 @@ import (
 // unknown keys and a second document are errors). Every key is documented
 // in README.md; defaults are filled in by Load.
 type Config struct {
-	XMPP            XMPPConfig    `yaml:"xmpp"`
-	SIP             SIPConfig     `yaml:"sip"`
-	Routes          RoutesConfig  `yaml:"routes"`
-	Log             LogConfig     `yaml:"log"`
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	XMPP            XMPPConfig     `yaml:"xmpp"`
+	SIP             SIPConfig      `yaml:"sip"`
+	Routes          RoutesConfig   `yaml:"routes"`
+	Presence        PresenceConfig `yaml:"presence"`
+	Log             LogConfig      `yaml:"log"`
+	ShutdownTimeout time.Duration  `yaml:"shutdown_timeout"`
 }
 
 // XMPPConfig is the component link (XEP-0114).
@@ -84,6 +85,25 @@ type RoutesConfig struct {
 	TrustedSIPSources []string `yaml:"trusted_sip_sources"`
 	IMSchemes         []string `yaml:"im_schemes"`
 }
+
+// PresenceConfig is presence and subscriptions (RFC 8048).
+type PresenceConfig struct {
+	Enabled          *bool         `yaml:"enabled"`
+	Mode             string        `yaml:"mode"`
+	StateDir         string        `yaml:"state_dir"`
+	SubscribeExpires time.Duration `yaml:"subscribe_expires"`
+	MinExpires       time.Duration `yaml:"min_expires"`
+	MaxExpires       time.Duration `yaml:"max_expires"`
+	PublishExpires   time.Duration `yaml:"publish_expires"`
+	NotifyInterval   time.Duration `yaml:"notify_interval"`
+	ProbeTimeout     time.Duration `yaml:"probe_timeout"`
+	MaxPerWatcher    int           `yaml:"max_per_watcher"`
+	MaxSubscriptions int           `yaml:"max_subscriptions"`
+	SubscribeRate    float64       `yaml:"subscribe_rate"`
+}
+
+// On reports whether presence is enabled (the default).
+func (p PresenceConfig) On() bool { return p.Enabled == nil || *p.Enabled }
 
 // LogConfig selects the log format and level.
 type LogConfig struct {
@@ -204,6 +224,21 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.SIP.Listen) == 0 {
 		c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
+	}
+	if c.Presence.Mode == "" {
+		c.Presence.Mode = "notifier"
+	}
+	if c.Presence.StateDir == "" {
+		c.Presence.StateDir = "/var/lib/cpimgw"
+	}
+	if c.Presence.MaxPerWatcher == 0 {
+		c.Presence.MaxPerWatcher = 1000
+	}
+	if c.Presence.MaxSubscriptions == 0 {
+		c.Presence.MaxSubscriptions = 200000
+	}
+	if c.Presence.SubscribeRate == 0 {
+		c.Presence.SubscribeRate = 50
 	}
 }
 
@@ -338,6 +373,33 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Routes.TrustedSIPSources) == 0 {
 		bad("routes.trusted_sip_sources", "required: the networks allowed to send SIP into XMPP (no open relay)")
+	}
+	if m := c.Presence.Mode; m != "notifier" && m != "publish" {
+		bad("presence.mode", "%q: want notifier or publish", m)
+	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"presence.subscribe_expires", c.Presence.SubscribeExpires}, {"presence.min_expires", c.Presence.MinExpires},
+		{"presence.max_expires", c.Presence.MaxExpires}, {"presence.publish_expires", c.Presence.PublishExpires},
+		{"presence.probe_timeout", c.Presence.ProbeTimeout},
+	} {
+		if d.v < 0 {
+			bad(d.path, "must not be negative")
+		}
+	}
+	if c.Presence.MinExpires > 0 && c.Presence.MaxExpires > 0 && c.Presence.MinExpires > c.Presence.MaxExpires {
+		bad("presence.min_expires", "%v is above max_expires %v", c.Presence.MinExpires, c.Presence.MaxExpires)
+	}
+	if c.Presence.MaxPerWatcher < 0 {
+		bad("presence.max_per_watcher", "must not be negative")
+	}
+	if c.Presence.MaxSubscriptions < 0 {
+		bad("presence.max_subscriptions", "must not be negative")
+	}
+	if c.Presence.SubscribeRate < 0 {
+		bad("presence.subscribe_rate", "must not be negative")
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		bad("log.level", "%v", err)

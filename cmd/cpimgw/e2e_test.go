@@ -116,6 +116,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 			XMPPDomains: []string{xmppDomain}, SIPDomains: []string{sipDomain},
 			ForeignSIP: o.foreign, TrustedSIPSources: o.trusted,
 		},
+		Presence:        PresenceConfig{StateDir: filepath.Join(s.dir, "state")},
 		ShutdownTimeout: 10 * time.Second,
 	}
 	cfg.setDefaults()

@@ -27,7 +27,9 @@ import (
 
 	"cpimgw/gateway"
 	"cpimgw/mapping"
+	"cpimgw/presence"
 	"cpimgw/sipside"
+	"cpimgw/store"
 	"cpimgw/xmppside"
 )
 
@@ -166,11 +168,57 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, onStart started) er
 		}
 		scfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	// Presence (RFC 8048): the core, its state store, and both sides'
+	// presence handlers.
+	var core *presence.Core
+	var st store.Store
+	if cfg.Presence.On() {
+		b, err := store.OpenBolt(cfg.Presence.StateDir, store.BoltOptions{})
+		if err != nil {
+			return fmt.Errorf("presence.state_dir: %w", err)
+		}
+		st = b
+		defer st.Close()
+		mode := presence.Notifier
+		if cfg.Presence.Mode == "publish" {
+			mode = presence.Publish
+		}
+		core, err = presence.New(presence.Config{
+			Store: st, Mode: mode,
+			NotifyInterval: cfg.Presence.NotifyInterval, ProbeTimeout: cfg.Presence.ProbeTimeout,
+			MaxPerWatcher: cfg.Presence.MaxPerWatcher, MaxTotal: cfg.Presence.MaxSubscriptions,
+			Log: log,
+		})
+		if err != nil {
+			return fmt.Errorf("presence: %w", err)
+		}
+		scfg.Presence = core.SIPEvents()
+		scfg.Store = st
+		scfg.SubscribeExpires = cfg.Presence.SubscribeExpires
+		scfg.MinExpires = cfg.Presence.MinExpires
+		scfg.MaxExpires = cfg.Presence.MaxExpires
+		scfg.PublishExpires = cfg.Presence.PublishExpires
+		scfg.MaxSubscriptionsPerWatcher = cfg.Presence.MaxPerWatcher
+		scfg.MaxSubscriptions = cfg.Presence.MaxSubscriptions
+		scfg.SubscribeRate = cfg.Presence.SubscribeRate
+		comp.SetPresenceHandler(core.XMPPEvents())
+	}
 	ep, err := sipside.New(scfg, mapper, router.FromSIP(), log)
 	if err != nil {
 		return err
 	}
 	router.Connect(ep, comp)
+	coreDone := make(chan error, 1)
+	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCore()
+	if core != nil {
+		core.Connect(ep, comp)
+		// The core restores its state before the sides deliver events:
+		// its handlers wait for the restore.
+		go func() { coreDone <- core.Run(coreCtx) }()
+	} else {
+		coreDone <- nil
+	}
 
 	xmppCtx, stopXMPP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopXMPP()
@@ -208,6 +256,15 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, onStart started) er
 		}
 	case <-deadline:
 		return errors.Join(runErr, errors.New("shutdown timed out on the SIP side"))
+	}
+	stopCore()
+	select {
+	case err := <-coreDone:
+		if err != nil && runErr == nil {
+			runErr = fmt.Errorf("presence: %w", err)
+		}
+	case <-deadline:
+		return errors.Join(runErr, errors.New("shutdown timed out in the presence core"))
 	}
 	log.Info("gateway stopped")
 	return runErr

@@ -120,6 +120,7 @@ func newScenStack(sink *logSink) (st *scenStack, err error) {
 			XMPPDomains: []string{xmppDomain}, SIPDomains: []string{sipDomain},
 			ForeignSIP: "escape", TrustedSIPSources: []string{"127.0.0.1/32"},
 		},
+		Presence:        PresenceConfig{StateDir: filepath.Join(dir, "state")},
 		ShutdownTimeout: 10 * time.Second,
 	}
 	cfg.setDefaults()
