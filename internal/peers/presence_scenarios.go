@@ -85,6 +85,10 @@ type SubscribeUAC struct {
 	// Notifies is the number of NOTIFYs expected after the first one, while
 	// subscribed (changes, or the final one of an expiry).
 	Notifies int
+	// UntilTerminated, after those, answers NOTIFYs until one whose
+	// Subscription-State is terminated (however many there are: a
+	// notifier may merge or split state changes).
+	UntilTerminated bool
 	// Unsubscribe ends the subscription after those NOTIFYs, after
 	// UnsubscribePauseMS.
 	Unsubscribe        bool

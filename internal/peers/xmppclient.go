@@ -92,6 +92,15 @@ func Login(ctx context.Context, addr, fullJID, password string) (*Client, error)
 		defer close(c.done)
 		s.Serve(xmpp.HandlerFunc(c.handle))
 	}()
+	// Fetch the roster as real clients do: it makes the resource an
+	// "interested resource" (RFC 6121 §2.1.6), the only kind the server
+	// delivers subscription stanzas and roster pushes to.
+	r, err := s.SendIQ(ctx, xml.NewDecoder(strings.NewReader(`<iq type='get' id='roster-1'><query xmlns='jabber:iq:roster'/></iq>`)))
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("xmpp login %s: roster: %w", fullJID, err)
+	}
+	r.Close()
 	if err := c.SendRaw(ctx, `<presence/>`); err != nil {
 		c.Close()
 		return nil, err
