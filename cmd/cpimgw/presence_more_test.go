@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cpimgw/cpim"
+	"cpimgw/internal/peers"
+)
+
+// TestMain lets the test binary stand in for the gateway binary: with
+// CPIMGW_TEST_GATEWAY=config.yaml it runs cpimgw with that configuration
+// instead of the tests. The restart test needs a real process to SIGKILL.
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv("CPIMGW_TEST_GATEWAY"); cfg != "" {
+		os.Exit(cli([]string{"-config", cfg}, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// gatewayProcess is cpimgw running as a child process.
+type gatewayProcess struct {
+	cmd  *exec.Cmd
+	up   chan struct{}
+	done chan struct{}
+}
+
+// startGatewayProcess runs the gateway with the configuration at path and
+// waits until its component link is up.
+func startGatewayProcess(t *testing.T, path string) *gatewayProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CPIMGW_TEST_GATEWAY="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g := &gatewayProcess{cmd: cmd, up: make(chan struct{}), done: make(chan struct{})}
+	var once sync.Once
+	go func() {
+		defer close(g.done)
+		s := bufio.NewScanner(stderr)
+		s.Buffer(make([]byte, 64<<10), 1<<20)
+		for s.Scan() {
+			t.Log("gateway:", s.Text())
+			if strings.Contains(s.Text(), "component link up") {
+				once.Do(func() { close(g.up) })
+			}
+		}
+		cmd.Wait()
+	}()
+	select {
+	case <-g.up:
+	case <-g.done:
+		t.Fatal("the gateway process exited at start")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the gateway process did not connect to Prosody")
+	}
+	t.Cleanup(func() { g.kill() })
+	return g
+}
+
+func (g *gatewayProcess) kill() {
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.done
+}
+
+// TestE2EPresenceRestart: subscriptions established both ways survive a
+// SIGKILL of the gateway: after a restart over the same state file,
+// presence flows both ways again and nobody is asked for authorization
+// again (issue 4 item 4).
+func TestE2EPresenceRestart(t *testing.T) {
+	requireKamailio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	prosody, err := peers.NewProsody(peers.ProsodyOptions{
+		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
+		Components: map[string]string{sipDomain: "component-secret"},
+		Users:      map[string]string{"alice": "alice-pw"}, Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prosody.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prosody.Stop)
+	sipPort, err := peers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort)
+	kam, err := peers.NewKamailio(peers.KamailioOptions{Dir: filepath.Join(dir, "kamailio"), SIPDomain: sipDomain,
+		GatewayDomains: []string{xmppDomain}, Gateway: sipAddr, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kam.Stop)
+	cfgPath := filepath.Join(dir, "cpimgw.yaml")
+	err = os.WriteFile(cfgPath, []byte(fmt.Sprintf(`xmpp:
+  component: %s
+  server: %s
+  secret: component-secret
+  reconnect_max: 1s
+sip:
+  listen: ["udp:%s", "tcp:%s"]
+  outbound_proxy: "sip:%s"
+routes:
+  xmpp_domains: [%s]
+  sip_domains: [%s]
+  trusted_sip_sources: [127.0.0.1/32]
+presence:
+  state_dir: %s
+  notify_interval: 200ms
+  probe_timeout: 500ms
+  min_expires: 1s
+log:
+  level: debug
+`, sipDomain, prosody.ComponentAddr(), sipAddr, sipAddr, kam.Addr(), xmppDomain, sipDomain, filepath.Join(dir, "state"))), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startGatewayProcess(t, cfgPath)
+	alice, err := peers.Login(ctx, prosody.C2SAddr(), "alice@"+xmppDomain+"/desk", "alice-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	if err := alice.SendRaw(ctx, `<presence><status>Before</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+
+	// X2S: alice watches bob; bob publishes.
+	if err := alice.SendRaw(ctx, `<presence type='subscribe' to='bob@`+sipDomain+`'/>`); err != nil {
+		t.Fatal(err)
+	}
+	expectPresence(t, alice, "subscribed from bob", func(p peers.Presence) bool { return p.Type == "subscribed" })
+	pub, err := peers.PublishUAC{RequestURI: bobURI, Steps: []peers.PublishStep{
+		{Expires: 120, Body: pidf("pres:bob@"+sipDomain, "desk", "open", `<note xml:lang="en">Before the crash</note>`), PauseMS: 200},
+	}}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSIPp(t, dir, "publish-before", pub, kam.Addr())
+	expectPresence(t, alice, "bob before the crash", func(p peers.Presence) bool { return p.Status == "Before the crash" })
+
+	// S2X: carol watches alice; alice approves.
+	sub, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:carol@" + sipDomain + ">",
+		Expires: 120, UntilTerminated: true}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := peers.StartSIPp(peers.SIPpOptions{Dir: dir, Name: "carol", Scenario: sub, Remote: kam.Addr(),
+		Calls: 1, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Stop()
+	expectPresence(t, alice, "subscribe from carol", func(p peers.Presence) bool { return p.Type == "subscribe" })
+	if err := alice.SendRaw(ctx, `<presence type='subscribed' to='carol@`+sipDomain+`'/>`); err != nil {
+		t.Fatal(err)
+	}
+	w := &sipWatcher{p: carol}
+	before := w.waitNotify(t, "active with 'Before'", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return len(tu) == 1 && len(tu[0].Notes) > 0 && tu[0].Notes[0].Text == "Before"
+	})
+
+	// SIGKILL: no goodbye, no flush beyond what the store made durable.
+	gw.kill()
+	startGatewayProcess(t, cfgPath)
+
+	// Presence flows again both ways, over the restored dialogs.
+	pub2, _ := peers.PublishUAC{RequestURI: bobURI, Steps: []peers.PublishStep{
+		{Expires: 120, Body: pidf("pres:bob@"+sipDomain, "desk", "open", `<note xml:lang="en">After the crash</note>`), PauseMS: 200},
+	}}.Render()
+	runSIPp(t, dir, "publish-after", pub2, kam.Addr())
+	expectPresence(t, alice, "bob after the restart", func(p peers.Presence) bool {
+		if p.Type == "subscribe" || p.Type == "subscribed" {
+			t.Errorf("alice was asked again after the restart: %+v", p)
+		}
+		return p.Status == "After the crash"
+	})
+	if err := alice.SendRaw(ctx, `<presence><show>away</show><status>After</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+	after := w.waitNotify(t, "active with away and 'After'", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return strings.HasPrefix(state(r), "active") && len(tu) == 1 && tu[0].Show == cpim.ShowAway &&
+			len(tu[0].Notes) > 0 && tu[0].Notes[0].Text == "After"
+	})
+	// RFC 3261 §12.2.1.1: the restarted gateway continues the dialog's
+	// CSeq above every number it used before.
+	if after.CSeq().SeqNo <= before.CSeq().SeqNo || after.CallID().Value() != before.CallID().Value() {
+		t.Errorf("NOTIFY after the restart: Call-ID %s CSeq %d; before: %s CSeq %d",
+			after.CallID().Value(), after.CSeq().SeqNo, before.CallID().Value(), before.CSeq().SeqNo)
+	}
+	// alice ends carol's subscription: the watcher's scenario completes.
+	if err := alice.SendRaw(ctx, `<presence type='unsubscribed' to='carol@`+sipDomain+`'/>`); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := carol.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("sipp carol exit %d %v: %s", code, err, carol.Errors())
+	}
+}
+
+// runSIPp runs a UAC scenario once against remote and fails on any error.
+func runSIPp(t *testing.T, dir, name, scenario, remote string) {
+	t.Helper()
+	p, err := peers.StartSIPp(peers.SIPpOptions{Dir: dir, Name: name, Scenario: scenario, Remote: remote, Calls: 1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if code, err := p.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("sipp %s exit %d %v: %s", name, code, err, p.Errors())
+	}
+}
+
+// TestE2EPresenceAuthorization: a SIP user's presence agent denies, or
+// later revokes, an XMPP user's subscription (NOTIFY terminated;
+// reason=rejected, RFC 8048 §5.2.1 / RFC 3922 §6.1): the XMPP user gets
+// 'unsubscribed'. Kamailio authorizes every watcher, so a sipp notifier
+// plays the presence agent here, as the gateway's next hop.
+func TestE2EPresenceAuthorization(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		notifies []peers.NotifyStep
+		approved bool
+	}{
+		{"denied", []peers.NotifyStep{{State: "pending;expires=60"}, {State: "terminated;reason=rejected", PauseMS: 300}}, false},
+		{"revoked", []peers.NotifyStep{
+			{State: "active;expires=60", Body: pidf("pres:dan@"+sipDomain, "t1", "open", `<note>Here</note>`)},
+			{State: "terminated;reason=rejected", PauseMS: 500}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireKamailio(t)
+			port, err := peers.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := newPresenceStack(t, presenceOptions{outboundProxy: fmt.Sprintf("sip:127.0.0.1:%d", port)})
+			scen, err := peers.NotifierUAS{Notifies: tc.notifies}.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			notifier, err := peers.StartSIPp(peers.SIPpOptions{Dir: ps.dir, Name: "dan", Scenario: scen,
+				LocalPort: port, Calls: 1, Logf: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer notifier.Stop()
+			if err := ps.alice.SendRaw(context.Background(), `<presence type='subscribe' to='dan@`+sipDomain+`'/>`); err != nil {
+				t.Fatal(err)
+			}
+			if tc.approved {
+				expectPresence(t, ps.alice, "subscribed from dan", func(p peers.Presence) bool { return p.Type == "subscribed" })
+				expectPresence(t, ps.alice, "dan available", func(p peers.Presence) bool { return p.Type == "" && p.Status == "Here" })
+			}
+			expectPresence(t, ps.alice, "unsubscribed from dan", func(p peers.Presence) bool {
+				if p.Type == "subscribed" && !tc.approved {
+					t.Errorf("a denied subscription was reported as approved: %+v", p)
+				}
+				return p.Type == "unsubscribed" && p.From == "dan@"+sipDomain
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if code, err := notifier.Wait(ctx); err != nil || code != 0 {
+				t.Fatalf("sipp notifier exit %d %v: %s", code, err, notifier.Errors())
+			}
+		})
+	}
+}
+
+// TestE2EPresenceExpiry: a SIP watcher that does not refresh its
+// subscription gets NOTIFY terminated;reason=timeout when it lapses (RFC
+// 6665 §4.2.1.4, SUB-24), and the XMPP user gets a directed unavailable
+// from the watcher (INTERWORKING.md §3.7 [D]).
+func TestE2EPresenceExpiry(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{})
+	sub, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:erin@" + sipDomain + ">",
+		Expires: 2, UntilTerminated: true}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	erin, err := peers.StartSIPp(peers.SIPpOptions{Dir: ps.dir, Name: "erin", Scenario: sub, Remote: ps.kam.Addr(),
+		Calls: 1, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer erin.Stop()
+	expectPresence(t, ps.alice, "subscribe from erin", func(p peers.Presence) bool { return p.Type == "subscribe" })
+	w := &sipWatcher{p: erin}
+	w.waitNotify(t, "terminated;reason=timeout at expiry", func(r *sip.Request) bool {
+		return strings.HasPrefix(state(r), "terminated") && strings.Contains(state(r), "reason=timeout")
+	})
+	expectPresence(t, ps.alice, "unavailable from erin", func(p peers.Presence) bool {
+		return p.Type == "unavailable" && p.From == "erin@"+sipDomain
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if code, err := erin.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("sipp erin exit %d %v: %s", code, err, erin.Errors())
+	}
+}
