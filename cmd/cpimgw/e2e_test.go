@@ -119,6 +119,17 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		Presence:        PresenceConfig{StateDir: filepath.Join(s.dir, "state")},
 		ShutdownTimeout: 10 * time.Second,
 	}
+	s.startGateway(ctx, cfg)
+	s.alice = s.login(ctx)
+	return s
+}
+
+// startGateway runs the gateway in-process with cfg (defaults filled in)
+// until the test ends, and waits until its SIP listeners are up and its
+// component link is connected.
+func (s *stack) startGateway(ctx context.Context, cfg *Config) {
+	t := s.t
+	t.Helper()
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -145,8 +156,6 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if err := s.comp.WaitUp(ctx); err != nil {
 		t.Fatalf("component did not connect to Prosody: %v", err)
 	}
-	s.alice = s.login(ctx)
-	return s
 }
 
 func (s *stack) login(ctx context.Context) *peers.Client {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"cpimgw/cpim"
 	"cpimgw/internal/peers"
-	"cpimgw/sipside"
-	"cpimgw/xmppside"
 )
 
 // The presence end-to-end tests put the gateway between a real Prosody
@@ -106,32 +103,7 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 			NotifyInterval: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond},
 		ShutdownTimeout: 10 * time.Second,
 	}
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	runCtx, stop := context.WithCancel(context.Background())
-	s.cancel, s.done = stop, make(chan error, 1)
-	ready := make(chan struct{})
-	go func() {
-		s.done <- run(runCtx, cfg, log, func(c *xmppside.Component, e *sipside.Endpoint) {
-			s.comp, s.ep = c, e
-			close(ready)
-		})
-	}()
-	t.Cleanup(s.stop)
-	select {
-	case <-ready:
-	case err := <-s.done:
-		t.Fatalf("gateway exited: %v", err)
-	}
-	if err := s.ep.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.comp.WaitUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s.startGateway(ctx, cfg)
 	s.alice = s.login(ctx)
 	return &presenceStack{stack: s, kam: kam}
 }

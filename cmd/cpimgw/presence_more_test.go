@@ -71,7 +71,17 @@ func startGatewayProcess(t *testing.T, path string) *gatewayProcess {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the gateway process did not connect to Prosody")
 	}
-	t.Cleanup(func() { g.kill() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			// A goroutine dump of the gateway explains a hang.
+			g.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-g.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		g.kill()
+	})
 	return g
 }
 
@@ -160,7 +170,7 @@ log:
 	if err != nil {
 		t.Fatal(err)
 	}
-	runSIPp(t, dir, "publish-before", pub, kam.Addr())
+	etag := sipETag(t, runSIPp(t, dir, "publish-before", pub, kam.Addr()))
 	expectPresence(t, alice, "bob before the crash", func(p peers.Presence) bool { return p.Status == "Before the crash" })
 
 	// S2X: carol watches alice; alice approves.
@@ -190,8 +200,11 @@ log:
 	startGatewayProcess(t, cfgPath)
 
 	// Presence flows again both ways, over the restored dialogs.
+	// A modification of bob's publication (SIP-If-Match, RFC 3903 §4.4):
+	// a second initial PUBLISH would be a second publication, which
+	// Kamailio merges with the first.
 	pub2, _ := peers.PublishUAC{RequestURI: bobURI, Steps: []peers.PublishStep{
-		{Expires: 120, Body: pidf("pres:bob@"+sipDomain, "desk", "open", `<note xml:lang="en">After the crash</note>`), PauseMS: 200},
+		{Expires: 120, IfMatch: etag, Body: pidf("pres:bob@"+sipDomain, "desk", "open", `<note xml:lang="en">After the crash</note>`), PauseMS: 200},
 	}}.Render()
 	runSIPp(t, dir, "publish-after", pub2, kam.Addr())
 	expectPresence(t, alice, "bob after the restart", func(p peers.Presence) bool {
@@ -223,10 +236,36 @@ log:
 	}
 }
 
-// runSIPp runs a UAC scenario once against remote and fails on any error.
-func runSIPp(t *testing.T, dir, name, scenario, remote string) {
+// sipETag returns the SIP-ETag of the last 2xx a publisher received.
+func sipETag(t *testing.T, p *peers.SIPp) string {
 	t.Helper()
-	p, err := peers.StartSIPp(peers.SIPpOptions{Dir: dir, Name: name, Scenario: scenario, Remote: remote, Calls: 1, Logf: t.Logf})
+	msgs, err := p.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := ""
+	for _, m := range msgs {
+		if m.Received && strings.HasPrefix(m.Raw, "SIP/2.0 2") {
+			msg, err := sip.ParseMessage([]byte(m.Raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := msg.(*sip.Response).GetHeader("SIP-ETag"); h != nil {
+				etag = h.Value()
+			}
+		}
+	}
+	if etag == "" {
+		t.Fatal("the publisher got no SIP-ETag")
+	}
+	return etag
+}
+
+// runSIPp runs a UAC scenario once against remote, fails on any error, and
+// returns the finished run (its message trace is complete).
+func runSIPp(t *testing.T, dir, name, scenario, remote string) *peers.SIPp {
+	t.Helper()
+	p, err := peers.StartSIPp(peers.SIPpOptions{Dir: dir, Name: name, Scenario: scenario, Remote: remote, Calls: 1, TraceMsg: true, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +274,7 @@ func runSIPp(t *testing.T, dir, name, scenario, remote string) {
 	if code, err := p.Wait(ctx); err != nil || code != 0 {
 		t.Fatalf("sipp %s exit %d %v: %s", name, code, err, p.Errors())
 	}
+	return p
 }
 
 // TestE2EPresenceAuthorization: a SIP user's presence agent denies, or

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"text/template"
 	"time"
 )
@@ -135,8 +134,7 @@ type Kamailio struct {
 	ConfigPath string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc // nil when stopped
 	log  *procLog
 }
 
@@ -432,7 +430,7 @@ func (k *Kamailio) Check() error {
 func (k *Kamailio) Start(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.cmd != nil {
+	if k.proc != nil {
 		return errors.New("kamailio already running")
 	}
 	// Tables written at the last shutdown can stop it starting: start from
@@ -449,18 +447,17 @@ func (k *Kamailio) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(KamailioBinary, "-DD", "-E", "-f", k.ConfigPath,
 		"-w", k.Opts.Dir, "-Y", run, "-P", filepath.Join(run, "kamailio.pid"), "-m", "32")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if k.log == nil {
 		k.log = newProcLog()
 	}
 	out := lineWriter(k.log.logf(k.Opts.Logf), "")
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	pr, err := startProc(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	k.cmd, k.done = cmd, done
+	k.proc = pr
+	done := pr.done
 	if err := waitListening(ctx, k.Addr(), done); err != nil {
 		k.stopLocked()
 		return fmt.Errorf("kamailio did not listen on tcp %s: %w\n%s", k.Addr(), err, k.log.tail(20))
@@ -481,19 +478,11 @@ func (k *Kamailio) Stop() {
 }
 
 func (k *Kamailio) stopLocked() {
-	if k.cmd == nil {
+	if k.proc == nil {
 		return
 	}
-	syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-k.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-		<-k.done
-	}
-	// Children left behind by the main process (none expected) go too.
-	syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-	k.cmd, k.done = nil, nil
+	k.proc.stop()
+	k.proc = nil
 }
 
 // waitUDPBound polls until binding addr over UDP fails (the socket is taken),

@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"text/template"
 	"time"
 )
@@ -49,8 +48,7 @@ type Prosody struct {
 	ConfigPath string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc // nil when stopped
 }
 
 // ProsodyBinary is the path of the prosody executable.
@@ -154,19 +152,18 @@ func (p *Prosody) Register(user, password string) error {
 func (p *Prosody) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil {
+	if p.proc != nil {
 		return errors.New("prosody already running")
 	}
 	cmd := exec.Command(ProsodyBinary, "--config", p.ConfigPath, "-F")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	out := lineWriter(p.Opts.Logf, "prosody: ")
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	pr, err := startProc(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	p.cmd, p.done = cmd, done
+	p.proc = pr
+	done := pr.done
 	for _, addr := range []string{p.C2SAddr(), p.ComponentAddr()} {
 		if err := waitListening(ctx, addr, done); err != nil {
 			p.stopLocked()
@@ -184,17 +181,11 @@ func (p *Prosody) Stop() {
 }
 
 func (p *Prosody) stopLocked() {
-	if p.cmd == nil {
+	if p.proc == nil {
 		return
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-	p.cmd, p.done = nil, nil
+	p.proc.stop()
+	p.proc = nil
 }
 
 // waitListening polls addr until it accepts a TCP connection, the process
