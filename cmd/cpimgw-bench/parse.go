@@ -157,30 +157,71 @@ func statInt(m map[string]string, name string) (int, error) {
 	return n, nil
 }
 
-// procCPUTicks reads utime+stime (fields 14 and 15 of proc(5)
-// /proc/PID/stat) in clock ticks: the CPU time of every thread of the
-// process. children is cutime+cstime (fields 16 and 17): the CPU time of
-// the children it has waited for. The command name (field 2) may hold
-// spaces and parentheses, so the fields are counted after its last ')'.
-func procCPUTicks(stat string) (own, children int64, err error) {
+// procStat is what the bench reads of proc(5) /proc/PID/stat.
+type procStat struct {
+	PPid  int
+	Flags uint64
+	// Own is utime+stime (fields 14 and 15): the CPU time of every thread
+	// of the process; Children is cutime+cstime (fields 16 and 17): that
+	// of the children it has waited for. Both in clock ticks.
+	Own, Children int64
+}
+
+// pfKThread is PF_KTHREAD of the flags field: a kernel thread.
+const pfKThread = 0x00200000
+
+// parseProcPIDStat reads a /proc/PID/stat line. The command name (field 2)
+// may hold spaces and parentheses, so the fields are counted after its
+// last ')'.
+func parseProcPIDStat(stat string) (procStat, error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, 0, errors.New("bench: malformed /proc stat")
+		return procStat{}, errors.New("bench: malformed /proc stat")
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state), so field N is f[N-3].
 	if len(f) < 15 {
-		return 0, 0, errors.New("bench: short /proc stat")
+		return procStat{}, errors.New("bench: short /proc stat")
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return procStat{}, fmt.Errorf("bench: /proc stat ppid: %w", err)
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("bench: /proc stat flags: %w", err)
 	}
 	var v [4]int64
 	for k := range v {
 		n, err := strconv.ParseInt(f[11+k], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("bench: /proc stat: %w", err)
+			return procStat{}, fmt.Errorf("bench: /proc stat: %w", err)
 		}
 		v[k] = n
 	}
-	return v[0] + v[1], v[2] + v[3], nil
+	return procStat{PPid: ppid, Flags: flags, Own: v[0] + v[1], Children: v[2] + v[3]}, nil
+}
+
+// foreignTicks is the CPU time, in clock ticks, that user processes other
+// than those in ours (and their children) used between two snapshots of
+// every process: for a process in both, the growth of its own and its
+// waited-for children's time; for one that appeared, all of it. A
+// process that ended in between is seen through its parent's children
+// time when the parent is alive. Kernel threads are left out: they also
+// carry the loopback traffic of the bench itself.
+func foreignTicks(before, after map[int]procStat, ours map[int]bool) int64 {
+	var sum int64
+	for pid, a := range after {
+		if ours[pid] || ours[a.PPid] || a.Flags&pfKThread != 0 {
+			continue
+		}
+		total := a.Own + a.Children
+		if b, ok := before[pid]; ok {
+			total -= b.Own + b.Children
+		}
+		sum += max(total, 0)
+	}
+	return sum
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of
@@ -240,35 +281,4 @@ func parseLogLine(line string) (r logRecord, ok bool) {
 		}
 	}
 	return r, r.Level != "" && r.Msg != ""
-}
-
-// cpuTimes is the aggregate "cpu" line of /proc/stat (proc(5)), in clock
-// ticks: busy is every state but idle and iowait.
-type cpuTimes struct{ busy, total int64 }
-
-// parseProcStat reads the aggregate cpu line of /proc/stat.
-func parseProcStat(stat string) (cpuTimes, error) {
-	for _, line := range strings.Split(stat, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[0] != "cpu" {
-			continue
-		}
-		var t cpuTimes
-		for i, v := range f[1:] {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return cpuTimes{}, fmt.Errorf("bench: /proc/stat: %w", err)
-			}
-			// guest and guest_nice (9th, 10th) are already in user and nice.
-			if i >= 8 {
-				break
-			}
-			t.total += n
-			if i != 3 && i != 4 { // idle, iowait
-				t.busy += n
-			}
-		}
-		return t, nil
-	}
-	return cpuTimes{}, errors.New("bench: /proc/stat has no cpu line")
 }

@@ -136,39 +136,60 @@ func TestParseSIPpStats(t *testing.T) {
 	}
 }
 
-func TestProcCPUTicks(t *testing.T) {
+func TestParseProcPIDStat(t *testing.T) {
 	tests := map[string]struct {
-		in                  string
-		wantOwn, wantChildr int64
-		wantErr             bool
+		in      string
+		want    procStat
+		wantErr bool
 	}{
 		"plain": {in: "1234 (cpimgw) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 40 2 20 0 9 0 100 0 0",
-			wantOwn: 325, wantChildr: 42},
-		"name with spaces and parens": {in: "99 (a) b) (c) R 1 99 99 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 1 0 0",
-			wantOwn: 10},
+			want: procStat{PPid: 1, Flags: 4194560, Own: 325, Children: 42}},
+		"name with spaces and parens": {in: "99 (a) b) (c) R 7 99 99 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 1 0 0",
+			want: procStat{PPid: 7, Own: 10}},
+		"kernel thread": {in: "15 (rcu_preempt) I 2 0 0 0 -1 2129984 0 0 0 0 0 26 0 0 20 0 1 0 1 0 0",
+			want: procStat{PPid: 2, Flags: 2129984, Own: 26}},
 		"short":     {in: "99 (x) R 1 2 3", wantErr: true},
 		"no name":   {in: "99 x R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15", wantErr: true},
 		"not ticks": {in: "99 (x) R 1 99 99 0 -1 0 0 0 0 0 a b 0 0", wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			own, children, err := procCPUTicks(tc.in)
+			got, err := parseProcPIDStat(tc.in)
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("procCPUTicks error = %v, want error %v", err, tc.wantErr)
+				t.Fatalf("parseProcPIDStat error = %v, want error %v", err, tc.wantErr)
 			}
-			if own != tc.wantOwn || children != tc.wantChildr {
-				t.Errorf("procCPUTicks = %d, %d; want %d, %d", own, children, tc.wantOwn, tc.wantChildr)
+			if got != tc.want {
+				t.Errorf("parseProcPIDStat = %+v, want %+v", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestProcCPUTicksOfSelf(t *testing.T) {
-	if _, err := cpuSeconds("self", 100); err != nil {
-		t.Fatalf("reading our own /proc stat: %v", err)
+func TestForeignTicks(t *testing.T) {
+	before := map[int]procStat{
+		1:   {Own: 10},                   // init, someone else's
+		100: {PPid: 1, Own: 50},          // the bench
+		101: {PPid: 100, Own: 5},         // a sipp of the bench
+		200: {PPid: 1, Own: 300},         // a fuzzer
+		300: {PPid: 1, Own: 7},           // ends during the step
+		15:  {PPid: 2, Flags: pfKThread}, // a kernel thread
 	}
-	if _, err := selfCPU(100); err != nil {
-		t.Fatalf("reading our own /proc stat: %v", err)
+	after := map[int]procStat{
+		1:   {Own: 10, Children: 4},          // reaped 300, which used 4 in all
+		100: {PPid: 1, Own: 90, Children: 9}, // ours
+		200: {PPid: 1, Own: 420},             // +120
+		400: {PPid: 1, Own: 30},              // new: all 30
+		401: {PPid: 100, Own: 3},             // a new sipp: ours
+		15:  {PPid: 2, Flags: pfKThread, Own: 80},
+	}
+	if got, want := foreignTicks(before, after, map[int]bool{100: true}), int64(4+120+30); got != want {
+		t.Errorf("foreignTicks = %d, want %d", got, want)
+	}
+	if len(processes()) == 0 {
+		t.Error("no process in /proc")
+	}
+	if _, err := cpuSeconds("self", 100); err != nil {
+		t.Errorf("reading our own /proc stat: %v", err)
 	}
 }
 
@@ -284,27 +305,5 @@ func TestTally(t *testing.T) {
 	slow.tally(5, got, []time.Time{at(0), at(10), at(20)})
 	if slow.passed() || slow.failure() != "the sender reached only 100 msg/s" {
 		t.Errorf("slow step: passed %v, failure %q", slow.passed(), slow.failure())
-	}
-}
-
-func TestParseProcStat(t *testing.T) {
-	const stat = "cpu  100 5 50 800 20 3 2 10 7 1\ncpu0 50 2 25 400 10 1 1 5 0 0\nintr 1 2 3\n"
-	got, err := parseProcStat(stat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// busy: user+nice+system+irq+softirq+steal; idle and iowait not;
-	// guest and guest_nice are inside user and nice already.
-	if want := (cpuTimes{busy: 170, total: 990}); got != want {
-		t.Errorf("parseProcStat = %+v, want %+v", got, want)
-	}
-	if _, err := parseProcStat("intr 1 2\n"); err == nil {
-		t.Error("no cpu line: no error")
-	}
-	if _, err := parseProcStat("cpu 1 2 x 4 5\n"); err == nil {
-		t.Error("a bad number: no error")
-	}
-	if _, err := machineCPU(); err != nil {
-		t.Errorf("reading this machine's /proc/stat: %v", err)
 	}
 }

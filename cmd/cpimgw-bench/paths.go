@@ -77,12 +77,9 @@ type stepResult struct {
 	Latency  []time.Duration
 	// GatewayCPU and ProsodyCPU are CPU-seconds used during the step.
 	GatewayCPU, ProsodyCPU float64
-	// MachineBusy is the share of all CPUs' time that was busy over the
-	// step window (from /proc/stat), whoever used it.
-	MachineBusy float64
-	// ForeignCPU is the busy CPU-seconds of the step window not used by
-	// the gateway, Prosody, the bench or its sipp runs: other load on a
-	// shared machine, which makes the step's figures less trustworthy.
+	// ForeignCPU is the CPU-seconds other user processes used during the
+	// step (foreignTicks): other load on a shared machine, which makes
+	// the step's figures less trustworthy.
 	ForeignCPU float64
 	Warnings   map[string]int
 }

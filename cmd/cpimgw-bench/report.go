@@ -152,8 +152,8 @@ func (r report) markdown() string {
 	}
 
 	b.WriteString("### Every step\n\n")
-	b.WriteString("| path | target msg/s | offered msg/s | delivered / sent | refused | dups | p50 ms | p99 ms | max ms | gateway CPU-s /1000 | gateway CPU | Prosody CPU | machine busy | other load | gateway warnings |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| path | target msg/s | offered msg/s | delivered / sent | refused | dups | p50 ms | p99 ms | max ms | gateway CPU-s /1000 | gateway CPU | Prosody CPU | other load | gateway warnings |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, p := range r.paths {
 		for _, s := range r.steps(p.id) {
 			gwPer, gwPct, prPct := "—", "—", "—"
@@ -168,18 +168,16 @@ func (r report) markdown() string {
 			if p.gw && len(s.Warnings) > 0 {
 				warn = countList(s.Warnings)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d | %d | %s | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %s |\n",
+			fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d | %d | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n",
 				p.title, s.Rate, s.offered(), s.Received, s.Sent, s.Failed, s.Dups,
-				ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), gwPer, gwPct, prPct, 100*s.MachineBusy,
+				ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), gwPer, gwPct, prPct,
 				100*s.ForeignCPU/s.Duration.Seconds(), warn)
 		}
 	}
-	fmt.Fprintf(&b, "\nThe gateway and Prosody CPU columns are their CPU-seconds during the step (the drain after the last "+
-		"send included) over its %s of sending, as a share of one core. Machine busy is the share of all %d cores' "+
-		"time that was not idle over the whole step window, whoever used it. Other load is the busy CPU time of the "+
-		"step window that none of the bench's processes (cpimgw, Prosody, sipp, the bench's own clients) used, as a share "+
-		"of one core over the sending time: work of other users of the machine, which skews the step.\n",
-		r.o.step, f.CPUs)
+	fmt.Fprintf(&b, "\nThe gateway, Prosody and other-load columns are CPU-seconds used during the step (the drain after "+
+		"the last send included) over its %s of sending, as a share of one core. Other load is what user processes "+
+		"other than the bench's (cpimgw, Prosody, sipp, the bench's own XMPP clients) used: other users of the "+
+		"machine, which skew the step.\n", r.o.step)
 	return b.String()
 }
 
