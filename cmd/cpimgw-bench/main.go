@@ -371,6 +371,7 @@ func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, erro
 	if p.gw {
 		r.GatewayCPU = g1 - g0
 		r.Warnings = b.gw.warnings(logOff)
+		r.GatewayRSS = b.gw.rss()
 	}
 	r.ProsodyCPU = p1 - p0
 	return r, nil
@@ -529,6 +530,16 @@ func (g *gatewayProc) stop() {
 		syscall.Kill(-g.pid(), syscall.SIGKILL)
 		<-g.exited
 	}
+}
+
+// rss reads the gateway's resident set size (VmRSS of proc(5)
+// /proc/PID/status) in bytes, or 0.
+func (g *gatewayProc) rss() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.pid()))
+	if err != nil {
+		return 0
+	}
+	return parseVmRSS(string(b))
 }
 
 func (g *gatewayProc) logSize() int64 {

@@ -282,3 +282,24 @@ func parseLogLine(line string) (r logRecord, ok bool) {
 	}
 	return r, r.Level != "" && r.Msg != ""
 }
+
+// parseVmRSS reads the VmRSS line ("VmRSS:     12345 kB") of a
+// /proc/PID/status text, in bytes; 0 when absent.
+func parseVmRSS(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		v, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n * 1024
+	}
+	return 0
+}

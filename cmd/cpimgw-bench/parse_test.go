@@ -307,3 +307,22 @@ func TestTally(t *testing.T) {
 		t.Errorf("slow step: passed %v, failure %q", slow.passed(), slow.failure())
 	}
 }
+
+func TestParseVmRSS(t *testing.T) {
+	tests := map[string]struct {
+		in   string
+		want int64
+	}{
+		"status":  {in: "Name:\tcpimgw\nVmHWM:\t   30000 kB\nVmRSS:\t   24576 kB\nRssAnon:\t 1 kB\n", want: 24576 * 1024},
+		"absent":  {in: "Name:\tcpimgw\n", want: 0},
+		"no unit": {in: "VmRSS:\t24576\n", want: 0},
+		"garbage": {in: "VmRSS:\tlots kB\n", want: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := parseVmRSS(tc.in); got != tc.want {
+				t.Errorf("parseVmRSS = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -17,8 +17,11 @@ import (
 	"cpimgw/internal/peers"
 )
 
-// The paths, in the order they run.
-var allPaths = []string{"s2x-udp", "s2x-tcp", "x2s-udp", "prosody", "sipp-udp", "sipp-tcp"}
+// The paths, in the order they run. S2X over UDP comes last of the
+// gateway's: sipgo keeps each UDP server transaction for Timer J (32 s,
+// RFC 3261 §17.2.2), and their expiry would otherwise cost CPU in the
+// first steps of the next gateway path.
+var allPaths = []string{"s2x-tcp", "x2s-udp", "s2x-udp", "prosody", "sipp-udp", "sipp-tcp"}
 
 // direction is a report table: the gateway rows of one direction and the
 // baselines beside them.
@@ -41,15 +44,15 @@ type path struct {
 
 func (b *bench) paths() []path {
 	return []path{
-		{id: "s2x-udp", title: "cpimgw S2X, SIP over UDP", dirs: []direction{s2x}, gw: true,
-			run: func(ctx context.Context, tag, rate int, d time.Duration) (stepResult, error) {
-				return b.s2x(ctx, tag, rate, d, false)
-			}},
 		{id: "s2x-tcp", title: "cpimgw S2X, SIP over TCP", dirs: []direction{s2x}, gw: true,
 			run: func(ctx context.Context, tag, rate int, d time.Duration) (stepResult, error) {
 				return b.s2x(ctx, tag, rate, d, true)
 			}},
 		{id: "x2s-udp", title: "cpimgw X2S, SIP over UDP", dirs: []direction{x2s}, gw: true, run: b.x2s},
+		{id: "s2x-udp", title: "cpimgw S2X, SIP over UDP", dirs: []direction{s2x}, gw: true,
+			run: func(ctx context.Context, tag, rate int, d time.Duration) (stepResult, error) {
+				return b.s2x(ctx, tag, rate, d, false)
+			}},
 		{id: "prosody", title: "Prosody alone, c2s → c2s", dirs: []direction{s2x, x2s}, run: b.prosodyAlone},
 		{id: "sipp-udp", title: "sipp alone, UAC → UAS, UDP", dirs: []direction{s2x, x2s},
 			run: func(ctx context.Context, tag, rate int, d time.Duration) (stepResult, error) {
@@ -77,6 +80,8 @@ type stepResult struct {
 	Latency  []time.Duration
 	// GatewayCPU and ProsodyCPU are CPU-seconds used during the step.
 	GatewayCPU, ProsodyCPU float64
+	// GatewayRSS is the gateway's resident memory at the step's end.
+	GatewayRSS int64
 	// ForeignCPU is the CPU-seconds other user processes used during the
 	// step (foreignTicks): other load on a shared machine, which makes
 	// the step's figures less trustworthy.

@@ -108,7 +108,7 @@ func (r report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| path | highest zero-loss rate (msg/s) | p50 / p99 there (ms) | p50 / p99 at %d msg/s (ms) | gateway CPU-s per 1000 msgs there | first step that did not pass |\n", r.o.ref)
 		b.WriteString("|---|--:|--:|--:|--:|---|\n")
-		for _, p := range r.paths {
+		for _, p := range r.shown() {
 			if !hasDir(p.dirs, d) {
 				continue
 			}
@@ -152,14 +152,15 @@ func (r report) markdown() string {
 	}
 
 	b.WriteString("### Every step\n\n")
-	b.WriteString("| path | target msg/s | offered msg/s | delivered / sent | refused | dups | p50 ms | p99 ms | max ms | gateway CPU-s /1000 | gateway CPU | Prosody CPU | other load | gateway warnings |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
-	for _, p := range r.paths {
+	b.WriteString("| path | target msg/s | offered msg/s | delivered / sent | refused | dups | p50 ms | p99 ms | max ms | gateway CPU-s /1000 | gateway CPU | gateway RSS MiB | Prosody CPU | other load | gateway warnings |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, p := range r.shown() {
 		for _, s := range r.steps(p.id) {
-			gwPer, gwPct, prPct := "—", "—", "—"
+			gwPer, gwPct, gwRSS, prPct := "—", "—", "—", "—"
 			if p.gw {
 				gwPer = cpuPer1000(s)
 				gwPct = fmt.Sprintf("%.0f%%", 100*s.GatewayCPU/s.Duration.Seconds())
+				gwRSS = fmt.Sprintf("%.0f", float64(s.GatewayRSS)/(1<<20))
 			}
 			if p.id != "sipp-udp" && p.id != "sipp-tcp" {
 				prPct = fmt.Sprintf("%.0f%%", 100*s.ProsodyCPU/s.Duration.Seconds())
@@ -168,17 +169,31 @@ func (r report) markdown() string {
 			if p.gw && len(s.Warnings) > 0 {
 				warn = countList(s.Warnings)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d | %d | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n",
+			fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n",
 				p.title, s.Rate, s.offered(), s.Received, s.Sent, s.Failed, s.Dups,
-				ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), gwPer, gwPct, prPct,
+				ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), gwPer, gwPct, gwRSS, prPct,
 				100*s.ForeignCPU/s.Duration.Seconds(), warn)
 		}
 	}
 	fmt.Fprintf(&b, "\nThe gateway, Prosody and other-load columns are CPU-seconds used during the step (the drain after "+
 		"the last send included) over its %s of sending, as a share of one core. Other load is what user processes "+
 		"other than the bench's (cpimgw, Prosody, sipp, the bench's own XMPP clients) used: other users of the "+
-		"machine, which skew the step.\n", r.o.step)
+		"machine, which skew the step. Gateway RSS is its resident memory at the end of the step.\n", r.o.step)
 	return b.String()
+}
+
+// shown returns the paths in the order of the tables: each gateway
+// direction with UDP first, then the baselines.
+func (r report) shown() []path {
+	var out []path
+	for _, id := range []string{"s2x-udp", "s2x-tcp", "x2s-udp", "prosody", "sipp-udp", "sipp-tcp"} {
+		for _, p := range r.paths {
+			if p.id == id {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func (r report) steps(id string) []stepResult {
