@@ -88,15 +88,17 @@ func (r report) markdown() string {
 		"it runs with its default settings and logs at warn. sipp, Prosody, cpimgw and the bench's XMPP clients share the %d cores.\n\n",
 		r.o.step, joinInts(r.o.rates), r.o.grace, idleText(r.idleCPU), f.CPUs)
 
-	var loaded []string
+	loaded, worst := 0, 0.0
 	for _, s := range r.results {
-		if s.ForeignCPU/s.Duration.Seconds() > foreignLimit {
-			loaded = append(loaded, fmt.Sprintf("%s at %d msg/s", s.Path, s.Rate))
+		if share := s.ForeignCPU / s.Duration.Seconds(); share > foreignLimit {
+			loaded++
+			worst = max(worst, share)
 		}
 	}
-	if len(loaded) > 0 {
-		fmt.Fprintf(&b, "**Other load on the machine above %.0f%% of a core during: %s.** Those steps' figures are skewed; see the last column of the step table.\n\n",
-			100*foreignLimit, strings.Join(loaded, ", "))
+	if loaded > 0 {
+		fmt.Fprintf(&b, "**Other users' processes took more than %.0f%% of a core during %d of %d steps (up to %.0f%%).** "+
+			"Those steps' figures are skewed; see the other-load column of the step table, and run again on a quiet machine.\n\n",
+			100*foreignLimit, loaded, len(r.results), 100*worst)
 	}
 
 	for _, d := range []direction{s2x, x2s} {
