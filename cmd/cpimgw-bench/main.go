@@ -356,17 +356,19 @@ func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, erro
 		return stepResult{}, err
 	}
 	p0, _ := b.prosodyCPU()
-	procs0 := processes()
+	load := b.startLoadMeter()
 	r, err := p.run(ctx, b.nextTag(), rate, b.o.step)
 	if err != nil {
+		load.stop()
 		return r, err
 	}
 	g1, err := b.gw.cpu(b.clkTck)
 	if err != nil {
+		load.stop()
 		return r, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
 	}
 	p1, _ := b.prosodyCPU()
-	r.ForeignCPU = float64(foreignTicks(procs0, processes(), b.ours())) / b.clkTck
+	r.ForeignCPU = float64(load.stop()) / b.clkTck
 	r.Path, r.Rate = p.id, rate
 	if p.gw {
 		r.GatewayCPU = g1 - g0
@@ -420,6 +422,73 @@ func processes() map[int]procStat {
 		}
 	}
 	return out
+}
+
+// loadMeter adds up the CPU time of other users' processes while a step
+// runs, from snapshots of /proc every loadEvery.
+type loadMeter struct {
+	quit  chan struct{}
+	done  chan struct{}
+	ticks int64
+}
+
+// loadEvery is how often the load meter looks: a process of someone else
+// that lives shorter than this between two looks is missed.
+const loadEvery = 250 * time.Millisecond
+
+func (b *bench) startLoadMeter() *loadMeter {
+	m := &loadMeter{quit: make(chan struct{}), done: make(chan struct{})}
+	ours := b.ours()
+	since := bootTicks(b.clkTck)
+	prev := processes()
+	go func() {
+		defer close(m.done)
+		tick := time.NewTicker(loadEvery)
+		defer tick.Stop()
+		for {
+			stopping := false
+			select {
+			case <-m.quit:
+				stopping = true
+			case <-tick.C:
+			}
+			now := bootTicks(b.clkTck)
+			cur := processes()
+			m.ticks += foreignTicks(prev, cur, ours, since)
+			prev, since = cur, now
+			if stopping {
+				return
+			}
+		}
+	}()
+	return m
+}
+
+// stop ends the metering and returns the foreign CPU ticks seen; it may
+// be called more than once.
+func (m *loadMeter) stop() int64 {
+	select {
+	case <-m.quit:
+	default:
+		close(m.quit)
+	}
+	<-m.done
+	return m.ticks
+}
+
+// bootTicks is the time since boot in clock ticks (/proc/uptime), the
+// clock of procStat.Start; it errs early, never late.
+func bootTicks(clkTck float64) int64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	up, _, _ := strings.Cut(string(b), " ")
+	secs, err := strconv.ParseFloat(up, 64)
+	if err != nil {
+		return 0
+	}
+	return int64(secs*clkTck) - 1
 }
 
 // ours are the bench's processes: itself (with its XMPP clients and, as

@@ -162,9 +162,11 @@ type procStat struct {
 	PPid  int
 	Flags uint64
 	// Own is utime+stime (fields 14 and 15): the CPU time of every thread
-	// of the process; Children is cutime+cstime (fields 16 and 17): that
-	// of the children it has waited for. Both in clock ticks.
-	Own, Children int64
+	// of the process, in clock ticks.
+	Own int64
+	// Start is when the process started (field 22), in clock ticks since
+	// boot.
+	Start int64
 }
 
 // pfKThread is PF_KTHREAD of the flags field: a kernel thread.
@@ -180,46 +182,38 @@ func parseProcPIDStat(stat string) (procStat, error) {
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state), so field N is f[N-3].
-	if len(f) < 15 {
+	if len(f) < 20 {
 		return procStat{}, errors.New("bench: short /proc stat")
 	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return procStat{}, fmt.Errorf("bench: /proc stat ppid: %w", err)
+	ppid, err1 := strconv.Atoi(f[1])
+	flags, err2 := strconv.ParseUint(f[6], 10, 64)
+	utime, err3 := strconv.ParseInt(f[11], 10, 64)
+	stime, err4 := strconv.ParseInt(f[12], 10, 64)
+	start, err5 := strconv.ParseInt(f[19], 10, 64)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return procStat{}, fmt.Errorf("bench: /proc stat: %w", err)
 	}
-	flags, err := strconv.ParseUint(f[6], 10, 64)
-	if err != nil {
-		return procStat{}, fmt.Errorf("bench: /proc stat flags: %w", err)
-	}
-	var v [4]int64
-	for k := range v {
-		n, err := strconv.ParseInt(f[11+k], 10, 64)
-		if err != nil {
-			return procStat{}, fmt.Errorf("bench: /proc stat: %w", err)
-		}
-		v[k] = n
-	}
-	return procStat{PPid: ppid, Flags: flags, Own: v[0] + v[1], Children: v[2] + v[3]}, nil
+	return procStat{PPid: ppid, Flags: flags, Own: utime + stime, Start: start}, nil
 }
 
-// foreignTicks is the CPU time, in clock ticks, that user processes other
-// than those in ours (and their children) used between two snapshots of
-// every process: for a process in both, the growth of its own and its
-// waited-for children's time; for one that appeared, all of it. A
-// process that ended in between is seen through its parent's children
-// time when the parent is alive. Kernel threads are left out: they also
-// carry the loopback traffic of the bench itself.
-func foreignTicks(before, after map[int]procStat, ours map[int]bool) int64 {
+// foreignTicks is the CPU time, in clock ticks, that user processes not
+// among ours (nor their children) used between two snapshots of every
+// process: for a process in both, the growth of its time; for one that
+// started after since (ticks since boot), all of it. Kernel threads are
+// left out: they also carry the bench's own loopback traffic. A process
+// that started and ended between the snapshots is not seen, so the
+// snapshots are taken often (see loadMeter).
+func foreignTicks(before, after map[int]procStat, ours map[int]bool, since int64) int64 {
 	var sum int64
 	for pid, a := range after {
 		if ours[pid] || ours[a.PPid] || a.Flags&pfKThread != 0 {
 			continue
 		}
-		total := a.Own + a.Children
-		if b, ok := before[pid]; ok {
-			total -= b.Own + b.Children
+		if b, ok := before[pid]; ok && b.Start == a.Start {
+			sum += max(a.Own-b.Own, 0)
+		} else if a.Start >= since {
+			sum += a.Own
 		}
-		sum += max(total, 0)
 	}
 	return sum
 }

@@ -142,15 +142,15 @@ func TestParseProcPIDStat(t *testing.T) {
 		want    procStat
 		wantErr bool
 	}{
-		"plain": {in: "1234 (cpimgw) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 40 2 20 0 9 0 100 0 0",
-			want: procStat{PPid: 1, Flags: 4194560, Own: 325, Children: 42}},
-		"name with spaces and parens": {in: "99 (a) b) (c) R 7 99 99 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 1 0 0",
-			want: procStat{PPid: 7, Own: 10}},
+		"plain": {in: "1234 (cpimgw) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 40 2 20 0 9 0 5000 1661744 100",
+			want: procStat{PPid: 1, Flags: 4194560, Own: 325, Start: 5000}},
+		"name with spaces and parens": {in: "99 (a) b) (c) R 7 99 99 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 42 0 0",
+			want: procStat{PPid: 7, Own: 10, Start: 42}},
 		"kernel thread": {in: "15 (rcu_preempt) I 2 0 0 0 -1 2129984 0 0 0 0 0 26 0 0 20 0 1 0 1 0 0",
-			want: procStat{PPid: 2, Flags: 2129984, Own: 26}},
-		"short":     {in: "99 (x) R 1 2 3", wantErr: true},
-		"no name":   {in: "99 x R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15", wantErr: true},
-		"not ticks": {in: "99 (x) R 1 99 99 0 -1 0 0 0 0 0 a b 0 0", wantErr: true},
+			want: procStat{PPid: 2, Flags: 2129984, Own: 26, Start: 1}},
+		"short":     {in: "99 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", wantErr: true},
+		"no name":   {in: "99 x R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20", wantErr: true},
+		"not ticks": {in: "99 (x) R 1 99 99 0 -1 0 0 0 0 0 a b 0 0 20 0 1 0 1 0 0", wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -166,23 +166,27 @@ func TestParseProcPIDStat(t *testing.T) {
 }
 
 func TestForeignTicks(t *testing.T) {
+	const since = 1000 // the first snapshot, in ticks since boot
 	before := map[int]procStat{
-		1:   {Own: 10},                   // init, someone else's
-		100: {PPid: 1, Own: 50},          // the bench
-		101: {PPid: 100, Own: 5},         // a sipp of the bench
-		200: {PPid: 1, Own: 300},         // a fuzzer
-		300: {PPid: 1, Own: 7},           // ends during the step
-		15:  {PPid: 2, Flags: pfKThread}, // a kernel thread
+		1:   {Own: 10, Start: 1},                   // init, someone else's
+		100: {PPid: 1, Own: 50, Start: 900},        // the bench
+		101: {PPid: 100, Own: 5, Start: 950},       // a sipp of the bench
+		200: {PPid: 1, Own: 300, Start: 10},        // a fuzzer
+		300: {PPid: 1, Own: 7, Start: 20},          // ends in between
+		500: {PPid: 1, Own: 70, Start: 30},         // its pid is reused
+		15:  {PPid: 2, Flags: pfKThread, Start: 1}, // a kernel thread
 	}
 	after := map[int]procStat{
-		1:   {Own: 10, Children: 4},          // reaped 300, which used 4 in all
-		100: {PPid: 1, Own: 90, Children: 9}, // ours
-		200: {PPid: 1, Own: 420},             // +120
-		400: {PPid: 1, Own: 30},              // new: all 30
-		401: {PPid: 100, Own: 3},             // a new sipp: ours
-		15:  {PPid: 2, Flags: pfKThread, Own: 80},
+		1:   {Own: 10, Start: 1},
+		100: {PPid: 1, Own: 90, Start: 900},  // ours
+		200: {PPid: 1, Own: 420, Start: 10},  // +120
+		400: {PPid: 1, Own: 30, Start: 1010}, // new: all 30
+		401: {PPid: 100, Own: 3, Start: 1020},
+		402: {PPid: 1, Own: 9999, Start: 700}, // missed by the first look: unknown, 0
+		500: {PPid: 1, Own: 4, Start: 1050},   // a new process on an old pid: all 4
+		15:  {PPid: 2, Flags: pfKThread, Own: 80, Start: 1},
 	}
-	if got, want := foreignTicks(before, after, map[int]bool{100: true}), int64(4+120+30); got != want {
+	if got, want := foreignTicks(before, after, map[int]bool{100: true}, since), int64(120+30+4); got != want {
 		t.Errorf("foreignTicks = %d, want %d", got, want)
 	}
 	if len(processes()) == 0 {
@@ -190,6 +194,9 @@ func TestForeignTicks(t *testing.T) {
 	}
 	if _, err := cpuSeconds("self", 100); err != nil {
 		t.Errorf("reading our own /proc stat: %v", err)
+	}
+	if bootTicks(100) <= 0 {
+		t.Error("no time since boot")
 	}
 }
 
