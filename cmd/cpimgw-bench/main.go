@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +61,7 @@ type options struct {
 	out     string
 	keep    bool
 	all     bool
+	retries int
 	command string
 }
 
@@ -76,6 +78,7 @@ func main() {
 	flag.StringVar(&paths, "paths", strings.Join(allPaths, ","), "the paths to measure")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, sipp logs, gateway log) and print its path")
+	flag.IntVar(&o.retries, "retries", 2, "run a step again, up to this many times, when other users' processes took more than 10% of a core during it")
 	flag.BoolVar(&o.all, "all-steps", false, "run every step even after one did not pass (to see CPU and latency beyond the limit)")
 	flag.Parse()
 	var err error
@@ -149,7 +152,9 @@ type bench struct {
 	alice, carol       *peers.Client
 	aliceBox, carolBox *inbox
 
-	clkTck  float64
+	clkTck float64
+	// linked follows Prosody's log: the gateway's component link is up.
+	linked  atomic.Bool
 	tagMu   sync.Mutex
 	lastTag int
 }
@@ -196,8 +201,12 @@ func benchmark(ctx context.Context, o options) error {
 			plogMu.Lock()
 			fmt.Fprintln(plog, line)
 			plogMu.Unlock()
-			if strings.Contains(line, "External component successfully authenticated") {
+			switch {
+			case strings.Contains(line, "External component successfully authenticated"):
+				b.linked.Store(true)
 				upOnce.Do(func() { close(componentUp) })
+			case strings.Contains(line, "component disconnected"):
+				b.linked.Store(false)
 			}
 		},
 	})
@@ -309,11 +318,20 @@ log:
 			continue
 		}
 		for _, rate := range o.rates {
-			r, err := b.measure(ctx, p, rate)
-			if err != nil {
-				return fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
+			var r stepResult
+			for try := 0; ; try++ {
+				if r, err = b.measure(ctx, p, rate); err != nil {
+					return fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
+				}
+				progress("%-28s %5d msg/s: %s", p.title, rate, r.summary())
+				// Whether to run again depends on the load only, never
+				// on the outcome.
+				if !r.loaded() || try == o.retries {
+					break
+				}
+				progress("%-28s %5d msg/s: other load %.0f%% of a core; again", p.title, rate, 100*r.foreignShare())
+				time.Sleep(o.settle)
 			}
-			progress("%-28s %5d msg/s: %s", p.title, rate, r.summary())
 			results = append(results, r)
 			if !r.passed() && !o.all {
 				break
@@ -349,6 +367,17 @@ func (b *bench) nextTag() int {
 func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, error) {
 	if err := b.gw.alive(); err != nil {
 		return stepResult{}, err
+	}
+	if p.gw {
+		// After a step that lost the component link, the gateway
+		// reconnects with a backoff; a step must not start before.
+		deadline := time.Now().Add(15 * time.Second)
+		if err := waitFor(ctx, deadline, b.linked.Load); err != nil {
+			return stepResult{}, err
+		}
+		if !b.linked.Load() {
+			return stepResult{}, fmt.Errorf("the gateway did not reconnect to Prosody:\n%s", b.gw.tail(20))
+		}
 	}
 	logOff := b.gw.logSize()
 	g0, err := b.gw.cpu(b.clkTck)

@@ -91,6 +91,18 @@ type stepResult struct {
 
 func (r stepResult) lost() int { return r.Sent - r.Received }
 
+// foreignShare is the other load as a share of one core over the
+// sending time.
+func (r stepResult) foreignShare() float64 {
+	if r.Duration <= 0 {
+		return 0
+	}
+	return r.ForeignCPU / r.Duration.Seconds()
+}
+
+// loaded reports a step that other users' processes skewed.
+func (r stepResult) loaded() bool { return r.foreignShare() > foreignLimit }
+
 // clean is zero loss: every message arrived within the grace period and
 // none was refused.
 func (r stepResult) clean() bool { return r.lost() == 0 && r.Failed == 0 }

@@ -90,15 +90,16 @@ func (r report) markdown() string {
 
 	loaded, worst := 0, 0.0
 	for _, s := range r.results {
-		if share := s.ForeignCPU / s.Duration.Seconds(); share > foreignLimit {
+		if s.loaded() {
 			loaded++
-			worst = max(worst, share)
+			worst = max(worst, s.foreignShare())
 		}
 	}
 	if loaded > 0 {
 		fmt.Fprintf(&b, "**Other users' processes took more than %.0f%% of a core during %d of %d steps (up to %.0f%%).** "+
-			"Those steps' figures are skewed; see the other-load column of the step table, and run again on a quiet machine.\n\n",
-			100*foreignLimit, loaded, len(r.results), 100*worst)
+			"Those steps' figures are skewed (each was run up to %d more times); see the other-load column of the step table, "+
+			"and run again on a quieter machine.\n\n",
+			100*foreignLimit, loaded, len(r.results), 100*worst, r.o.retries)
 	}
 
 	for _, d := range []direction{s2x, x2s} {
@@ -174,7 +175,7 @@ func (r report) markdown() string {
 			fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n",
 				p.title, s.Rate, s.offered(), s.Received, s.Sent, s.Failed, s.Dups,
 				ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), gwPer, gwPct, gwRSS, prPct,
-				100*s.ForeignCPU/s.Duration.Seconds(), warn)
+				100*s.foreignShare(), warn)
 		}
 	}
 	fmt.Fprintf(&b, "\nThe gateway, Prosody and other-load columns are CPU-seconds used during the step (the drain after "+
