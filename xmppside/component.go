@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,11 @@ type Config struct {
 	// Workers is the number of message workers (default 16); QueueDepth
 	// the messages each may hold waiting (default 256).
 	Workers, QueueDepth int
+	// MaxPending bounds the messages from SIP waiting to be written to the
+	// stream (default 1024); beyond it SendMessage refuses at once with a
+	// retry time (the SIP side answers 503 + Retry-After) instead of
+	// letting senders pile up.
+	MaxPending int
 	// DrainTimeout bounds the work still queued at shutdown (default 5s).
 	DrainTimeout time.Duration
 	// RetryAfter is the retry time senders are told while the link is down
@@ -85,6 +91,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueDepth <= 0 {
 		c.QueueDepth = 256
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 1024
 	}
 	if c.PingTo == "" {
 		if _, parent, ok := cut(c.Domain, '.'); ok && parent != "" {
@@ -129,7 +138,11 @@ type Component struct {
 	changed chan struct{} // closed and replaced on every up/down change
 	stopped bool          // closeLink has run: accept no new link
 
-	pool *pool
+	pings   sync.Map      // outstanding ping id → chan struct{}
+	pingSeq atomic.Uint64 // ping ids
+
+	pool    *pool
+	pending chan struct{} // a slot per message from SIP waiting to be written
 }
 
 // New returns a component for cfg. It does not connect; call Run.
@@ -156,6 +169,7 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Comp
 		log:     log.With("side", "xmpp"),
 		changed: make(chan struct{}),
 		pool:    newPool(cfg.Workers, cfg.QueueDepth),
+		pending: make(chan struct{}, cfg.MaxPending),
 	}, nil
 }
 
@@ -349,23 +363,36 @@ func (c *Component) watch(ctx context.Context, s *xmpp.Session, conn net.Conn) {
 }
 
 // ping sends an XEP-0199 ping and waits for any answer: a result or an error
-// both prove the server is alive.
+// both prove the server is alive. It does not use mellium's SendIQ, which
+// would hand its timeout context to the write (see send); the answer is
+// picked up by handleIQ through c.pings.
 func (c *Component) ping(ctx context.Context, s *xmpp.Session) error {
-	pctx, cancel := context.WithTimeout(ctx, c.cfg.PingTimeout)
-	defer cancel()
+	id := "ping-" + strconv.FormatUint(c.pingSeq.Add(1), 10)
+	answered := make(chan struct{}, 1)
+	c.pings.Store(id, answered)
+	defer c.pings.Delete(id)
 	iq := xmlstream.Wrap(
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: "urn:xmpp:ping", Local: "ping"}}),
 		xml.StartElement{Name: xml.Name{Local: "iq"}, Attr: []xml.Attr{
 			{Name: xml.Name{Local: "type"}, Value: string(stanza.GetIQ)},
+			{Name: xml.Name{Local: "id"}, Value: id},
 			{Name: xml.Name{Local: "from"}, Value: c.cfg.Domain},
 			{Name: xml.Name{Local: "to"}, Value: c.cfg.PingTo},
 		}},
 	)
-	r, err := s.SendIQ(pctx, iq)
-	if err != nil {
+	if err := s.Send(context.Background(), iq); err != nil {
 		return err
 	}
-	return r.Close()
+	t := time.NewTimer(c.cfg.PingTimeout)
+	defer t.Stop()
+	select {
+	case <-answered:
+		return nil
+	case <-t.C:
+		return errors.New("no answer to XEP-0199 ping")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // closeLink sends the closing stream tag and closes the connection. The
@@ -408,7 +435,17 @@ func (c *Component) send(ctx context.Context, r xml.TokenReader) error {
 	if s == nil {
 		return c.linkDown()
 	}
-	if err := s.Send(ctx, r); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// mellium arms a goroutine per Send that, once ctx ends, sets the
+	// connection's write deadline into the past — and may do so after Send
+	// has returned (session.go setWriteDeadline selects at random between
+	// ctx and its own cancel), failing a later, unrelated write and so
+	// tearing the link down. Callers routinely cancel right after sending
+	// (the SIP side does after its 202), so ctx never reaches mellium:
+	// writeConn bounds every write instead.
+	if err := s.Send(context.WithoutCancel(ctx), r); err != nil {
 		conn.Close()
 		e := c.linkDown()
 		e.Cause = err

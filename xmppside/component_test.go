@@ -468,3 +468,79 @@ func TestNewNormalisesDomain(t *testing.T) {
 		t.Fatal("a user JID was accepted as the component domain")
 	}
 }
+
+// TestSendWithCancelledContexts: senders that cancel their context right
+// after a send (the SIP side does after its 202) never break a later send.
+// mellium's Send arms a goroutine that sets the write deadline into the
+// past when the context ends, even after Send returned; found by the
+// end-to-end benchmark, which lost the link every few hundred messages.
+func TestSendWithCancelledContexts(t *testing.T) {
+	fake := newFakeServer(t, testDomain, testSecret)
+	c := startComponent(t, fake, newRecorder(), nil)
+	conn := fake.next(t)
+	waitUp(t, c)
+	const senders, each = 4, 500
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		for range senders * each {
+			select {
+			case <-conn.stanzas:
+			case <-time.After(10 * time.Second):
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders*each)
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				ctx, cancel := context.WithCancel(context.Background())
+				err := c.SendMessage(ctx, cpim.Message{
+					From:   cpim.Address{Local: "bob", Domain: testDomain},
+					To:     cpim.Address{Local: "alice", Domain: "xmpp.example.test"},
+					Bodies: []cpim.Text{{Text: fmt.Sprint("m", i)}},
+				})
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("send failed: %v", err)
+	}
+	<-got
+	if !c.Up() || fake.dialCount() != 1 {
+		t.Fatalf("the link was torn down (dials: %d)", fake.dialCount())
+	}
+}
+
+// TestSendMessageBounded: when MaxPending messages already wait for the
+// stream, another is refused at once with a retry time rather than
+// queued without bound (found by the end-to-end benchmark).
+func TestSendMessageBounded(t *testing.T) {
+	fake := newFakeServer(t, testDomain, testSecret)
+	c := startComponent(t, fake, newRecorder(), func(cfg *Config) { cfg.MaxPending = 1 })
+	conn := fake.next(t)
+	waitUp(t, c)
+	c.pending <- struct{}{} // one message waits for the stream
+	m := cpim.Message{From: cpim.Address{Local: "bob", Domain: testDomain},
+		To: cpim.Address{Local: "alice", Domain: "xmpp.example.test"}, Bodies: []cpim.Text{{Text: "x"}}}
+	var e *cpim.Error
+	if err := c.SendMessage(context.Background(), m); !errors.As(err, &e) || e.Status != 503 || e.RetryAfter <= 0 {
+		t.Fatalf("got %v, want 503 with a retry time", err)
+	}
+	<-c.pending
+	if err := c.SendMessage(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	conn.expect(t)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
@@ -197,6 +198,10 @@ func asCPIM(err error) *cpim.Error {
 func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) {
 	typ, from, to, id := attrValue(start, "type"), attrValue(start, "from"), attrValue(start, "to"), attrValue(start, "id")
 	if typ != "get" && typ != "set" {
+		// A result or error: the answer to one of the component's pings.
+		if ch, ok := c.pings.LoadAndDelete(id); ok {
+			ch.(chan struct{}) <- struct{}{}
+		}
 		return
 	}
 	var payload xml.StartElement
@@ -261,9 +266,17 @@ func (c *Component) discoInfo(q xml.StartElement) xml.TokenReader {
 // SendMessage delivers a message from a SIP user to an XMPP user: it maps
 // it to a stanza and writes it on the component stream. It returns once the
 // stanza is written, so the SIP side may then answer 2xx; while the link is
-// down it returns a service-unavailable error with a retry time (the SIP
-// side answers 503 + Retry-After).
+// down, or when MaxPending messages already wait for the stream, it returns
+// a service-unavailable error with a retry time (the SIP side answers 503 +
+// Retry-After).
 func (c *Component) SendMessage(ctx context.Context, m cpim.Message) error {
+	select {
+	case c.pending <- struct{}{}:
+		defer func() { <-c.pending }()
+	default:
+		return &cpim.Error{Condition: cpim.ServiceUnavailable, Status: 503, RetryAfter: time.Second,
+			Text: "gateway busy, try again"}
+	}
 	x, err := c.mapper.MessageToXMPP(m)
 	if err != nil {
 		return err

@@ -43,6 +43,7 @@ type XMPPConfig struct {
 	PingTo           string         `yaml:"ping_to"`
 	Workers          int            `yaml:"workers"`
 	QueueDepth       int            `yaml:"queue_depth"`
+	MaxPending       int            `yaml:"max_pending"`
 }
 
 // XMPPTLSConfig wraps the component link in TLS (a TLS component port).
@@ -288,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if c.XMPP.QueueDepth < 0 {
 		bad("xmpp.queue_depth", "must not be negative")
+	}
+	if c.XMPP.MaxPending < 0 {
+		bad("xmpp.max_pending", "must not be negative")
 	}
 	if t := c.XMPP.TLS; t != nil && t.CAFile != "" {
 		if _, err := os.Stat(t.CAFile); err != nil {

@@ -123,6 +123,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, onStart started) er
 		PingTo:           cfg.XMPP.PingTo,
 		Workers:          cfg.XMPP.Workers,
 		QueueDepth:       cfg.XMPP.QueueDepth,
+		MaxPending:       cfg.XMPP.MaxPending,
 	}
 	if t := cfg.XMPP.TLS; t != nil {
 		tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
