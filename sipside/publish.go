@@ -165,9 +165,12 @@ func (e *Endpoint) publishOnce(ctx context.Context, pb *publication, op pubOp, b
 		case res.StatusCode < 300:
 			s.published(pb, op, res, expires, body, lang)
 			return nil
-		case res.StatusCode == 412 && etag != "" && !retried412:
+		case (res.StatusCode == 412 || res.StatusCode == 500) && etag != "" && !retried412:
 			// RFC 3903 §5: discard the entity tag; MUST NOT retry the same
-			// request; publish anew.
+			// request; publish anew. Kamailio 5.6 answers an entity tag it
+			// does not know with 500 instead of 412 (measured, see
+			// internal/peers/kamailio.go), so a 500 to a conditional
+			// PUBLISH is taken the same way: one fresh initial PUBLISH.
 			retried412 = true
 			s.mu.Lock()
 			pb.etag = ""

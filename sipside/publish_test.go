@@ -103,11 +103,23 @@ func TestPublishOperations(t *testing.T) {
 		t.Error("the initial PUBLISH after 412 lost the new state")
 	}
 
+	// Kamailio answers an unknown entity tag with 500 instead of 412:
+	// treated the same, one initial PUBLISH.
+	reply(500)
+	reply(200, "SIP-ETag: e4", "Expires: 600")
+	dnd := julietPresence()
+	dnd.Tuples[0].Show = cpim.ShowDND
+	if err := e.Publish(ctx, juliet, dnd); err != nil {
+		t.Fatal(err)
+	}
+	checkPublish(t, p, p.next(t, sip.PUBLISH), "3600", "e3", true)
+	checkPublish(t, p, p.next(t, sip.PUBLISH), "3600", "", true)
+
 	reply(200, "Expires: 0")
 	if err := e.Publish(ctx, juliet, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkPublish(t, p, p.next(t, sip.PUBLISH), "0", "e3", false)
+	checkPublish(t, p, p.next(t, sip.PUBLISH), "0", "e4", false)
 	if err := e.Publish(ctx, juliet, nil); err != nil {
 		t.Fatal(err)
 	}

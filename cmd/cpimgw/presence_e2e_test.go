@@ -43,6 +43,11 @@ type presenceOptions struct {
 	subscribeExpires time.Duration
 	// outboundProxy replaces Kamailio as the next hop (a sipp notifier).
 	outboundProxy string
+	// publish runs presence.mode: publish, with Kamailio serving the
+	// XMPP domain's presence from the gateway's publications.
+	publish bool
+	// maxPerWatcher sets presence.max_per_watcher.
+	maxPerWatcher int
 }
 
 // newPresenceStack starts Prosody, Kamailio and the gateway with presence
@@ -75,7 +80,7 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 	s.sipAddr = fmt.Sprintf("127.0.0.1:%d", sipPort)
 	kam, err := peers.NewKamailio(peers.KamailioOptions{
 		Dir: filepath.Join(s.dir, "kamailio"), SIPDomain: sipDomain,
-		GatewayDomains: []string{xmppDomain}, Gateway: s.sipAddr, Logf: t.Logf,
+		GatewayDomains: []string{xmppDomain}, Gateway: s.sipAddr, PublishMode: o.publish, Logf: t.Logf,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +103,10 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 			OutboundProxy: proxy, TransactionTimeout: 5 * time.Second},
 		Routes: RoutesConfig{XMPPDomains: []string{xmppDomain}, SIPDomains: []string{sipDomain},
 			ForeignSIP: "escape", TrustedSIPSources: []string{"127.0.0.1/32"}},
-		Presence: PresenceConfig{StateDir: filepath.Join(s.dir, "state"),
+		Presence: PresenceConfig{StateDir: filepath.Join(s.dir, "state"), Mode: map[bool]string{true: "publish"}[o.publish],
 			SubscribeExpires: o.subscribeExpires, MinExpires: time.Second, MaxExpires: time.Minute,
-			NotifyInterval: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond},
+			NotifyInterval: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond,
+			MaxPerWatcher: o.maxPerWatcher},
 		ShutdownTimeout: 10 * time.Second,
 	}
 	s.startGateway(ctx, cfg)

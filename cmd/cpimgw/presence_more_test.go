@@ -363,3 +363,104 @@ func TestE2EPresenceExpiry(t *testing.T) {
 		t.Fatalf("sipp erin exit %d %v: %s", code, err, erin.Errors())
 	}
 }
+
+// TestE2EPresencePublishMode: with presence.mode: publish the gateway
+// publishes XMPP users' presence into the SIP presence server (RFC 3903,
+// INTERWORKING.md §3.8), which answers SIP watchers itself: a change is a
+// modify with SIP-If-Match (one publication, not a second one), and the
+// user going offline publishes closed.
+func TestE2EPresencePublishMode(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{publish: true})
+	alice := ps.alice
+	ctx := context.Background()
+	// alice makes her presence available to a SIP user behind the gateway
+	// (directed presence, RFC 6121 §4.6): the gateway receives it.
+	if err := alice.SendRaw(ctx, `<presence to='carol@`+sipDomain+`' xml:lang='en'><show>away</show><status>Out for lunch</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+	mark := ps.kam.LogMark()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := ps.kam.WaitLog(wctx, 0, "presence: handled PUBLISH sip:alice@"+xmppDomain); err != nil {
+		t.Fatalf("the gateway did not publish alice's presence: %v", err)
+	}
+	// A SIP watcher subscribes at the presence server, not at the gateway.
+	sub, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:carol@" + sipDomain + ">",
+		Expires: 60, UntilTerminated: true}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := peers.StartSIPp(peers.SIPpOptions{Dir: ps.dir, Name: "carol", Scenario: sub, Remote: ps.kam.Addr(),
+		Calls: 1, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Stop()
+	w := &sipWatcher{p: carol}
+	w.waitNotify(t, "alice away, 'Out for lunch'", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return len(tu) == 1 && tu[0].Basic == cpim.Open && tu[0].Show == cpim.ShowAway &&
+			len(tu[0].Notes) > 0 && tu[0].Notes[0].Text == "Out for lunch"
+	})
+	// A change is a modify of the same publication (SIP-If-Match): the
+	// watcher sees one tuple with the new state, not two publications
+	// merged.
+	mark = ps.kam.LogMark()
+	if err := alice.SendRaw(ctx, `<presence to='carol@`+sipDomain+`' xml:lang='en'><show>dnd</show><status>In a meeting</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.kam.WaitLog(wctx, mark, "presence: handled PUBLISH sip:alice@"+xmppDomain); err != nil {
+		t.Fatal(err)
+	}
+	w.waitNotify(t, "alice dnd, one tuple", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		if len(tu) > 1 {
+			t.Errorf("NOTIFY carries %d tuples: the change was a second publication, not a modify (RFC 3903 §4.4)", len(tu))
+		}
+		return len(tu) == 1 && tu[0].Show == cpim.ShowDND && len(tu[0].Notes) > 0 && tu[0].Notes[0].Text == "In a meeting"
+	})
+	// alice goes offline: closed is published.
+	if err := alice.SendRaw(ctx, `<presence to='carol@`+sipDomain+`' type='unavailable'/>`); err != nil {
+		t.Fatal(err)
+	}
+	w.waitNotify(t, "alice closed", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return len(tu) >= 1 && tu[0].Basic == cpim.Closed
+	})
+}
+
+// TestE2EPresenceLimits: beyond presence.max_per_watcher a SIP watcher's
+// SUBSCRIBE gets 503 + Retry-After, and an XMPP user's subscribe a
+// resource-constraint error (issue 4 item 5).
+func TestE2EPresenceLimits(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{maxPerWatcher: 1})
+	ctx := context.Background()
+	// SIP side: carol may watch one XMPP user.
+	first, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:carol@" + sipDomain + ">", Expires: 60}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSIPp(t, ps.dir, "carol-alice", first, ps.kam.Addr())
+	// The second goes straight to the gateway: a proxy must not pass a
+	// 503 upstream (RFC 3261 §16.7 step 6), and Kamailio turns it into a
+	// 500 without Retry-After.
+	second, err := peers.SubscribeUAC{RequestURI: "sip:dave@" + xmppDomain, From: "<sip:carol@" + sipDomain + ">", Expires: 60, Expect: 503}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := runSIPp(t, ps.dir, "carol-dave", second, ps.sipAddr)
+	if res := response(t, p); res.GetHeader("Retry-After") == nil {
+		t.Errorf("503 without Retry-After: %v", res)
+	}
+	// XMPP side: alice may watch one SIP user (Kamailio accepts both).
+	if err := ps.alice.SendRaw(ctx, `<presence type='subscribe' to='bob@`+sipDomain+`'/>`); err != nil {
+		t.Fatal(err)
+	}
+	expectPresence(t, ps.alice, "subscribed from bob", func(p peers.Presence) bool { return p.Type == "subscribed" })
+	if err := ps.alice.SendRaw(ctx, `<presence type='subscribe' to='dan@`+sipDomain+`' id='lim'/>`); err != nil {
+		t.Fatal(err)
+	}
+	expectPresence(t, ps.alice, "resource-constraint from dan", func(p peers.Presence) bool {
+		return p.Type == "error" && p.From == "dan@"+sipDomain && p.ErrorCondition == "resource-constraint"
+	})
+}

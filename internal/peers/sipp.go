@@ -69,13 +69,25 @@ func StartSIPp(o SIPpOptions) (*SIPp, error) {
 	if _, err := os.Stat(SIPpBinary); err != nil {
 		return nil, fmt.Errorf("sipp is not installed (apt-get install sip-tester): %w", err)
 	}
-	if o.LocalPort == 0 {
-		p, err := FreePort()
-		if err != nil {
+	if o.LocalPort != 0 {
+		return startSIPp(o)
+	}
+	// A port found free can be taken by another process before sipp binds
+	// it; with a port of our choosing, try another one.
+	var err error
+	for range 3 {
+		if o.LocalPort, err = FreePort(); err != nil {
 			return nil, err
 		}
-		o.LocalPort = p
+		var s *SIPp
+		if s, err = startSIPp(o); err == nil {
+			return s, nil
+		}
 	}
+	return nil, err
+}
+
+func startSIPp(o SIPpOptions) (*SIPp, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
