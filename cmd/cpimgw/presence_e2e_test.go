@@ -178,6 +178,11 @@ func TestE2EPresenceX2S(t *testing.T) {
 <tuple id="desk"><status><basic>open</basic></status><note xml:lang="de">Mittagspause</note></tuple>
 <dm:person id="p1"><rpid:activities><rpid:lunch/></rpid:activities></dm:person>
 </presence>`, PauseMS: 1500},
+		{Expires: 60, Body: `<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="pres:bob@` + sipDomain + `">
+<tuple id="desk"><status><basic>open</basic></status><note xml:lang="en">On the phone</note></tuple>
+<dm:person id="p1"><rpid:activities><rpid:on-the-phone/></rpid:activities></dm:person>
+</presence>`, PauseMS: 1500},
 		{Expires: 0, PauseMS: 500},
 	}}.Render()
 	if err != nil {
@@ -199,6 +204,10 @@ func TestE2EPresenceX2S(t *testing.T) {
 	p = expectPresence(t, alice, "bob away", func(p peers.Presence) bool { return p.Show != "" })
 	if p.Show != "away" || p.Statuses["de"] != "Mittagspause" {
 		t.Errorf("away presence %+v, want show away (RPID lunch, §3.4) and the German status", p)
+	}
+	p = expectPresence(t, alice, "bob dnd", func(p peers.Presence) bool { return p.Show == "dnd" })
+	if p.Statuses["en"] != "On the phone" {
+		t.Errorf("dnd presence %+v, want show dnd (RPID on-the-phone, §3.4) and the English status", p)
 	}
 	expectPresence(t, alice, "bob unavailable", func(p peers.Presence) bool { return p.Type == "unavailable" })
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -400,6 +409,24 @@ func TestE2EPresenceS2X(t *testing.T) {
 	if !strings.Contains(string(r.Body()), "<rpid:busy/>") {
 		t.Errorf("dnd NOTIFY lacks the RPID busy activity (§3.4):\n%s", r.Body())
 	}
+
+	// alice goes away, then offline: the full state each time; offline is
+	// one closed tuple, never zero tuples (§3.6, PRS-11).
+	if err := alice.SendRaw(ctx, `<presence><show>away</show><status xml:lang='en'>Lunch</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+	w.waitNotify(t, "active with show away", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return len(tu) == 1 && tu[0].Basic == cpim.Open && tu[0].Show == cpim.ShowAway &&
+			len(tu[0].Notes) > 0 && tu[0].Notes[0].Text == "Lunch"
+	})
+	if err := alice.SendRaw(ctx, `<presence type='unavailable'/>`); err != nil {
+		t.Fatal(err)
+	}
+	w.waitNotify(t, "one closed tuple", func(r *sip.Request) bool {
+		tu := tuples(t, r)
+		return strings.HasPrefix(state(r), "active") && len(tu) == 1 && tu[0].Basic == cpim.Closed
+	})
 
 	// alice revokes: NOTIFY terminated;reason=rejected (SUB-18).
 	if err := alice.SendRaw(ctx, `<presence type='unsubscribed' to='carol@`+sipDomain+`'/>`); err != nil {

@@ -464,3 +464,43 @@ func TestE2EPresenceLimits(t *testing.T) {
 		return p.Type == "error" && p.From == "dan@"+sipDomain && p.ErrorCondition == "resource-constraint"
 	})
 }
+
+// TestE2EPresenceDeclined: an XMPP user declines a SIP watcher's request:
+// the pending subscription ends with NOTIFY terminated;reason=rejected and
+// no presence is ever notified (RFC 8048 §5.3.1, SUB-18, SUB-28).
+func TestE2EPresenceDeclined(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{})
+	ctx := context.Background()
+	if err := ps.alice.SendRaw(ctx, `<presence><status>Here</status></presence>`); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:mallory@" + sipDomain + ">",
+		Expires: 60, UntilTerminated: true}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := peers.StartSIPp(peers.SIPpOptions{Dir: ps.dir, Name: "mallory", Scenario: sub, Remote: ps.kam.Addr(),
+		Calls: 1, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mallory.Stop()
+	expectPresence(t, ps.alice, "subscribe from mallory", func(p peers.Presence) bool { return p.Type == "subscribe" })
+	if err := ps.alice.SendRaw(ctx, `<presence type='unsubscribed' to='mallory@`+sipDomain+`'/>`); err != nil {
+		t.Fatal(err)
+	}
+	w := &sipWatcher{p: mallory}
+	w.waitNotify(t, "terminated;reason=rejected", func(r *sip.Request) bool {
+		return strings.HasPrefix(state(r), "terminated") && strings.Contains(state(r), "reason=rejected")
+	})
+	for _, r := range notifies(t, mallory) {
+		if len(r.Body()) != 0 {
+			t.Errorf("a declined watcher received presence: %s\n%s", state(r), r.Body())
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if code, err := mallory.Wait(wctx); err != nil || code != 0 {
+		t.Fatalf("sipp mallory exit %d %v: %s", code, err, mallory.Errors())
+	}
+}
