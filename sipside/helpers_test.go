@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cpimgw/cpim"
 	"cpimgw/mapping"
@@ -117,6 +118,20 @@ func (s *logSink) find(t testing.TB, want map[string]any) map[string]any {
 		}
 	}
 	return nil
+}
+
+// await is find for records logged by another goroutine: the endpoint
+// logs a request after its response has left, so a client can hold the
+// response before the line is written. It waits up to 10 s for the record.
+func (s *logSink) await(t testing.TB, want map[string]any) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if r := s.find(t, want); r != nil || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func jsonEqual(got, want any) bool {

@@ -236,7 +236,7 @@ func TestLoopbackS2X(t *testing.T) {
 	if got := h.messages(); len(got) != 2 {
 		t.Fatalf("handler got %d", len(got))
 	}
-	if logs.find(t, map[string]any{"side": "sip", "call_id": "loop-tcp", "status": 202}) == nil {
+	if logs.await(t, map[string]any{"side": "sip", "call_id": "loop-tcp", "status": 202}) == nil {
 		t.Errorf("no log line for the TCP request")
 	}
 }
