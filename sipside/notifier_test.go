@@ -644,7 +644,7 @@ func TestSubscribeLimits(t *testing.T) {
 	if res := p.send(t, "udp", udp, tyb); res.StatusCode != 503 || header(res, "Retry-After") != "60" {
 		t.Errorf("third in total: %d", res.StatusCode)
 	}
-	if logs.find(t, map[string]any{"msg": "subscription limit reached", "status": 503.0}) == nil {
+	if logs.await(t, map[string]any{"msg": "subscription limit reached", "status": 503.0}) == nil {
 		t.Error("total limit not logged")
 	}
 	// A fetch creates no dialog and is not limited.
