@@ -379,7 +379,13 @@ func (c *Core) xmppSide() XMPPSide {
 // (SUB-29). A failure is logged: the sides report their own errors and
 // there is nobody to answer.
 func (c *Core) sendSub(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address) {
-	s := cpim.Subscription{Op: op, Watcher: watcher.Bare(), Target: target.Bare()}
+	c.sendSubID(ctx, op, watcher, target, "")
+}
+
+// sendSubID is sendSub for a stanza answering one with the given id (RFC
+// 6121 §4.3.2.1: the answer to a probe SHOULD mirror its id).
+func (c *Core) sendSubID(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address, id string) {
+	s := cpim.Subscription{Op: op, Watcher: watcher.Bare(), Target: target.Bare(), ID: id}
 	x := c.xmppSide()
 	if x == nil {
 		c.log.Warn("XMPP side not connected; subscription stanza dropped", "op", string(op), "from", watcher.String(), "to", target.String())
@@ -406,17 +412,18 @@ func (c *Core) sendPresence(ctx context.Context, entity, watcher cpim.Address, l
 
 // sendError sends a presence error from a SIP contact to an XMPP user
 // through PresenceErrorSender, or, when the XMPP side lacks it, an
-// 'unsubscribed' (the request is refused either way).
-func (c *Core) sendError(ctx context.Context, from, to cpim.Address, e *cpim.Error) {
+// 'unsubscribed' (the request is refused either way). id is that of the
+// stanza the error answers ("" when the gateway no longer knows it).
+func (c *Core) sendError(ctx context.Context, from, to cpim.Address, id string, e *cpim.Error) {
 	x := c.xmppSide()
 	if es, ok := x.(PresenceErrorSender); ok {
-		if err := es.SendPresenceError(ctx, from.Bare(), to.Bare(), e); err != nil {
+		if err := es.SendPresenceError(ctx, from.Bare(), to.Bare(), id, e); err != nil {
 			c.log.Warn("sending a presence error failed", "from", from.String(), "to", to.String(), "condition", string(e.Condition), "err", err)
 		}
 		return
 	}
 	c.log.Warn("XMPP side cannot send presence errors; answering unsubscribed", "from", from.String(), "to", to.String(), "condition", string(e.Condition))
-	c.sendSub(ctx, cpim.Unsubscribed, to, from)
+	c.sendSubID(ctx, cpim.Unsubscribed, to, from, id)
 }
 
 // notify sends n on the notifier dialogs of watcher for target.

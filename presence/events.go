@@ -88,11 +88,11 @@ func (h XMPPEvents) Subscription(ctx context.Context, s cpim.Subscription) error
 	c := h.c
 	switch s.Op {
 	case cpim.Subscribe:
-		return c.xSubscribe(ctx, s.Watcher, s.Target)
+		return c.xSubscribe(ctx, s.Watcher, s.Target, s.ID)
 	case cpim.Unsubscribe:
 		return c.xUnsubscribe(ctx, s.Watcher, s.Target)
 	case cpim.Probe:
-		return c.xProbe(ctx, s.Watcher, s.Target)
+		return c.xProbe(ctx, s.Watcher, s.Target, s.ID)
 	case cpim.Subscribed:
 		return c.sSubscribed(ctx, s.Target, s.Watcher)
 	case cpim.Unsubscribed:

@@ -117,7 +117,7 @@ func (s *checkingSides) SendSubscription(_ context.Context, sub cpim.Subscriptio
 	}
 	return nil
 }
-func (s *checkingSides) SendPresenceError(_ context.Context, from, to cpim.Address, e *cpim.Error) error {
+func (s *checkingSides) SendPresenceError(_ context.Context, from, to cpim.Address, _ string, e *cpim.Error) error {
 	if !isSIP(from) || isSIP(to) {
 		s.fail("presence error %s→%s", from, to)
 	}

@@ -87,15 +87,23 @@ func (f *fakeXMPP) SendSubscription(ctx context.Context, s cpim.Subscription) er
 	if s.Op == cpim.Subscribed || s.Op == cpim.Unsubscribed {
 		from, to = to, from
 	}
-	f.log.add("%s %s→%s", s.Op, from, to)
+	f.log.add("%s %s→%s%s", s.Op, from, to, idSuffix(s.ID))
 	return nil
+}
+
+// idSuffix shows a stanza id in the event log when there is one.
+func idSuffix(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " id=" + id
 }
 
 // fakeXMPPErr also sends presence errors.
 type fakeXMPPErr struct{ fakeXMPP }
 
-func (f *fakeXMPPErr) SendPresenceError(ctx context.Context, from, to cpim.Address, e *cpim.Error) error {
-	f.log.add("error %s %s→%s", e.Condition, from, to)
+func (f *fakeXMPPErr) SendPresenceError(ctx context.Context, from, to cpim.Address, id string, e *cpim.Error) error {
+	f.log.add("error %s %s→%s%s", e.Condition, from, to, idSuffix(id))
 	return nil
 }
 

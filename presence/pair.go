@@ -56,7 +56,8 @@ type pair struct {
 	xProbe  *task          // pending pre-refresh probe: its timeout
 	xRetry  *task          // scheduled re-subscription
 	uOnline online
-	xGone   bool // terminated;reason=invariant: not re-subscribed until U asks again
+	xGone   bool   // terminated;reason=invariant: not re-subscribed until U asks again
+	xReqID  string // id of U's pending subscribe, for an error answering it (not stored: lost on restart)
 
 	// S2X: C watches U; the gateway is U's presence agent.
 	sAuth       store.AuthState

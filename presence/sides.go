@@ -70,6 +70,8 @@ type XMPPSide interface {
 // the contact instead (the request is refused either way) and logs it.
 type PresenceErrorSender interface {
 	// SendPresenceError sends <presence type='error'/> from from (a SIP
-	// contact, bare) to to (an XMPP user, bare) with e's condition.
-	SendPresenceError(ctx context.Context, from, to cpim.Address, e *cpim.Error) error
+	// contact, bare) to to (an XMPP user, bare) with e's condition and
+	// the id of the stanza it answers (RFC 6120 §8.3.1: an error stanza
+	// carries the id of the stanza that caused it; "" when unknown).
+	SendPresenceError(ctx context.Context, from, to cpim.Address, id string, e *cpim.Error) error
 }

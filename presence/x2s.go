@@ -13,8 +13,9 @@ import (
 // SIP contact C. The gateway is the SIP subscriber and, on the XMPP side,
 // C's "home server" (RFC 6121 §3.1.3, §4.3.2).
 
-// xSubscribe handles U→C subscribe (RFC 8048 §5.2.1, SUB-01, SUB-28).
-func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address) error {
+// xSubscribe handles U→C subscribe (RFC 8048 §5.2.1, SUB-01, SUB-28). id
+// is the stanza's: an error answering it carries it (RFC 6120 §8.3.1).
+func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address, id string) error {
 	p := c.pairOf(u, sc)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -33,16 +34,18 @@ func (c *Core) xSubscribe(ctx context.Context, u, sc cpim.Address) error {
 		c.ensureDialog(ctx, p)
 	case store.AuthPending:
 		// Still undecided: C's side has the request; keep a dialog.
+		p.xReqID = id
 		c.ensureDialog(ctx, p)
 	default:
 		if e := c.checkLimits(p.key.u); e != nil {
 			c.log.Warn("presence subscription refused: limit reached", "from", p.u.String(), "to", p.c.String(), "condition", string(e.Condition), "err", e.Text)
-			c.sendError(ctx, p.c, p.u, e)
+			c.sendError(ctx, p.c, p.u, id, e)
 			return nil
 		}
 		if err := c.setX2S(p, store.AuthPending); err != nil {
 			return err
 		}
+		p.xReqID = id
 		c.subscribeNow(ctx, p)
 	}
 	return nil
@@ -134,7 +137,7 @@ func (c *Core) cancelX(ctx context.Context, p *pair) error {
 // changed tuples are computed. A pending request is answered with a bare
 // 'unavailable' [D]: 'unsubscribed' would cancel U's outstanding request,
 // and nothing about C may be shown yet.
-func (c *Core) xProbe(ctx context.Context, u, sc cpim.Address) error {
+func (c *Core) xProbe(ctx context.Context, u, sc cpim.Address, id string) error {
 	p := c.pairOf(u, sc)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -148,7 +151,7 @@ func (c *Core) xProbe(ctx context.Context, u, sc cpim.Address) error {
 	case store.AuthPending:
 		c.sendPresence(ctx, p.c, p.u, "", nil)
 	default:
-		c.sendSub(ctx, cpim.Unsubscribed, p.u, p.c)
+		c.sendSubID(ctx, cpim.Unsubscribed, p.u, p.c, id)
 	}
 	return nil
 }
@@ -336,7 +339,8 @@ func (c *Core) xSubscribeFailed(ctx context.Context, u, sc cpim.Address, e *cpim
 			return err
 		}
 		c.stopX(p)
-		c.sendError(ctx, p.c, p.u, &cpim.Error{Condition: cpim.ItemNotFound, Text: e.Text})
+		c.sendError(ctx, p.c, p.u, p.xReqID, &cpim.Error{Condition: cpim.ItemNotFound, Text: e.Text})
+		p.xReqID = ""
 	default:
 		// Refresh failures (404, 405, 410, 416, 480–485, 501, 604: the
 		// dialog is dead, RFC 6665 §4.1.2.2, SUB-23), 408 and Timer N,

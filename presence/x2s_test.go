@@ -179,6 +179,13 @@ func TestX2SRows(t *testing.T) {
 		{"SUBSCRIBE error 604 on initial request → presence error item-not-found to U (3922 §6.1)", x2sNotFound(604)},
 		{"SUBSCRIBE error 484 on initial request → presence error item-not-found to U (3922 §6.1)", x2sNotFound(484)},
 		{"SUBSCRIBE error 485 on initial request → presence error item-not-found to U (3922 §6.1)", x2sNotFound(485)},
+		{"the item-not-found answers U's subscribe with its id, the latest when U asked again while pending (RFC 6120 §8.3.1)", func(h *harness) {
+			h.ok(h.xEv.Subscription(h.ctx, cpim.Subscription{Op: cpim.Subscribe, Watcher: juliet, Target: romeo, ID: "s1"}))
+			h.calls()
+			h.ok(h.xEv.Subscription(h.ctx, cpim.Subscription{Op: cpim.Subscribe, Watcher: juliet, Target: romeo, ID: "s2"}))
+			h.failed(404, true)
+			h.expect("error item-not-found romeo@example.net→juliet@example.com id=s2")
+		}},
 		{"refresh error 404,405,410,416,480–485,501,604 → dialog dead, new SUBSCRIBE later, keep authorization (6665 §4.1.2.2, SUB-23)", func(h *harness) {
 			h.granted("phone", "open")
 			for _, st := range []int{404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 501, 604} {
@@ -228,6 +235,10 @@ func TestX2SRows(t *testing.T) {
 		{"U's server probes C, not authorized → unsubscribed from C bare (6121 §4.3.2)", func(h *harness) {
 			h.xsub(cpim.Probe, juliet, romeo)
 			h.expect(unsubd)
+		}},
+		{"a probe's 'unsubscribed' mirrors its id (6121 §4.3.2.1)", func(h *harness) {
+			h.ok(h.xEv.Subscription(h.ctx, cpim.Subscription{Op: cpim.Probe, Watcher: juliet, Target: romeo, ID: "p1"}))
+			h.expect(unsubd + " id=p1")
 		}},
 		{"U's server probes C, request pending → bare unavailable, request kept [D]", func(h *harness) {
 			h.xsub(cpim.Subscribe, juliet, romeo)

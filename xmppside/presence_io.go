@@ -297,7 +297,7 @@ func (c *Component) SendSubscription(ctx context.Context, s cpim.Subscription) e
 // SendPresenceError sends a presence of type error from a SIP user to an
 // XMPP user, answering a subscription request the SIP network refused
 // (RFC 3922 §6.1: an unknown SIP user is item-not-found).
-func (c *Component) SendPresenceError(ctx context.Context, from, to cpim.Address, e *cpim.Error) error {
+func (c *Component) SendPresenceError(ctx context.Context, from, to cpim.Address, id string, e *cpim.Error) error {
 	fj, err := c.mapper.JID(from.Bare())
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func (c *Component) SendPresenceError(ctx context.Context, from, to cpim.Address
 		return err
 	}
 	se := mapping.StanzaErrorOf(e)
-	return c.send(ctx, errorStanza("presence", tj.String(), fj.String(), "", c.cfg.Domain, se))
+	return c.send(ctx, errorStanza("presence", tj.String(), fj.String(), id, c.cfg.Domain, se))
 }
 
 // presenceStanza encodes an outgoing presence notification (RFC 6121

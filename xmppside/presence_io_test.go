@@ -205,11 +205,11 @@ func TestSendSubscription(t *testing.T) {
 	if !errors.As(err, new(*cpim.Error)) {
 		t.Errorf("subscribe from an XMPP user: %v", err)
 	}
-	if err := c.SendPresenceError(ctx, bob, alice, &cpim.Error{Condition: cpim.ItemNotFound}); err != nil {
+	if err := c.SendPresenceError(ctx, bob, alice, "sub-1", &cpim.Error{Condition: cpim.ItemNotFound}); err != nil {
 		t.Fatal(err)
 	}
 	s := conn.expect(t)
-	if s.Attr["type"] != "error" || s.Attr["from"] != "bob@"+testDomain || s.Attr["to"] != "alice@xmpp.example.test" ||
+	if s.Attr["type"] != "error" || s.Attr["id"] != "sub-1" || s.Attr["from"] != "bob@"+testDomain || s.Attr["to"] != "alice@xmpp.example.test" ||
 		!strings.Contains(s.Inner, "<item-not-found") || !strings.Contains(s.Inner, `type="cancel"`) {
 		t.Errorf("presence error %v %s", s.Attr, s.Inner)
 	}
