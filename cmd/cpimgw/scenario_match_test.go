@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/xml"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -50,11 +51,11 @@ hello`
 	g := parseSIP([]byte(crlf(got)))
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			lines, err := sectionLines(tt.expected+"\n", nil)
+			lines, err := sectionLines(tt.expected+"\n", nil, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := matchSIP(expectedSIP(lines), g)
+			d, _ := matchSIP(expectedSIP(lines, false, false), g)
 			if len(d) != len(tt.diffs) {
 				t.Fatalf("differences %q, want %d like %q", d, len(tt.diffs), tt.diffs)
 			}
@@ -158,7 +159,7 @@ func TestRequestText(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			lines, err := sectionLines(tt.section+"\n", map[string]string{"content-length": clMarker})
+			lines, err := sectionLines(tt.section+"\n", map[string]string{"content-length": clMarker}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +215,7 @@ Content-Length: 0
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			lines, err := sectionLines(tt.section+"\n", nil)
+			lines, err := sectionLines(tt.section+"\n", nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +236,7 @@ func TestExpand(t *testing.T) {
 		!strings.Contains(err.Error(), "{{bob}}") || !strings.Contains(err.Error(), `{{\xzz}}`) {
 		t.Errorf("unknown placeholders: err %v, want both named", err)
 	}
-	lines, err := sectionLines("A{{\\x0a}}B\nC\n", nil)
+	lines, err := sectionLines("A{{\\x0a}}B\nC\n", nil, false)
 	if err != nil || len(lines) != 2 || lines[0] != "A\nB" {
 		t.Errorf("sectionLines: %q, %v; want a bare LF inside the first line", lines, err)
 	}
@@ -258,6 +259,14 @@ func TestParseScenario(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") || sc.steps[2].kind != xmppNone || !sc.steps[3].exact {
 		t.Errorf("steps %q, want %q", got, want)
 	}
+	words := "# c\n-- <sip xml exact --\nNOTIFY sip:x SIP/2.0\n\n<presence/>\n-- <sip eventually xml --\nNOTIFY sip:x SIP/2.0\ni: d1\n\n<presence/>\n"
+	sc, err = parseScenario("words", []byte(words))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s0, s1 := sc.steps[0], sc.steps[1]; !s0.xml || !s0.exact || s0.eventually || !s1.xml || s1.exact || !s1.eventually {
+		t.Errorf("<sip words: %+v, %+v", s0, s1)
+	}
 
 	bad := map[string]string{
 		"no comment":            "-- sip> --\nOPTIONS sip:x SIP/2.0\n",
@@ -270,10 +279,217 @@ func TestParseScenario(t *testing.T) {
 		"none and exact":        "# c\n-- <xmpp alice none exact --\n",
 		"indented start line":   "# c\n-- sip> --\n OPTIONS sip:x SIP/2.0\n",
 		"known bug, no details": "# c\n# known bug:\n-- <sip none --\n",
+		"exact without xml":     "# c\n-- <sip exact --\nSIP/2.0 200 OK\n",
+		"none and xml":          "# c\n-- <sip none xml --\n",
+		"eventually, response":  "# c\n-- <sip eventually --\nSIP/2.0 200 OK\nCall-ID: x\n",
+		"eventually, no dialog": "# c\n-- <sip eventually --\nNOTIFY sip:x SIP/2.0\nCSeq: 2 NOTIFY\n",
 	}
 	for name, text := range bad {
 		if _, err := parseScenario(name, []byte(text)); err == nil {
 			t.Errorf("%s: parsed without error", name)
 		}
 	}
+}
+
+// TestCaptures: {{=name}} belongs in sections that receive; there it
+// records what arrived at its place, in SIP start lines and header values
+// (after white space normalisation), XML attribute values and text.
+func TestCaptures(t *testing.T) {
+	vars := map[string]string{"gw": "127.0.0.1:5060"}
+	if _, err := expand("Call-ID: {{=c}}", vars); err == nil || !strings.Contains(err.Error(), "section that receives") {
+		t.Errorf("a capture in a section that sends: err %v", err)
+	}
+	for _, bad := range []string{"{{=gw}}", "{{=alice.bare}}", "{{=a b}}", "{{=}}"} {
+		if _, err := expandExpected(bad, vars); err == nil {
+			t.Errorf("%s: expanded without error", bad)
+		}
+	}
+	text, err := expandExpected("<sip:{{gw}}>;tag={{=sub.tag}}", vars)
+	if err != nil || !reflectEqual(capturesIn(text), []string{"sub.tag"}) || showPattern(text) != "<sip:127.0.0.1:5060>;tag={{=sub.tag}}" {
+		t.Errorf("expandExpected = %q, %v", text, err)
+	}
+
+	got := parseSIP([]byte(crlf(`NOTIFY sip:127.0.0.1:5060 SIP/2.0
+From: <sip:bob@sip.example.test>;tag=abc;x=1
+To: <sip:alice@xmpp.example.test> ; tag = t9
+Call-ID: c-1@host
+Contact: <sip:a@h>
+Contact: <sip:b@h;gr=r1>
+Content-Length: 0
+
+`)))
+	sipTests := map[string]struct {
+		expected string
+		caps     map[string]string // nil: no match
+	}{
+		"start line, headers, normalised value": {
+			"{{=m}} sip:127.0.0.1:5060 SIP/2.0\nCall-ID: {{=c}}\nTo: <sip:alice@xmpp.example.test>;tag={{=t}}",
+			map[string]string{"m": "NOTIFY", "c": "c-1@host", "t": "t9"},
+		},
+		"shortest run that lets the rest match": {
+			"NOTIFY * SIP/2.0\nFrom: <sip:bob@sip.example.test>;tag={{=f}};*",
+			map[string]string{"f": "abc"},
+		},
+		"the occurrence that matches":      {"NOTIFY * SIP/2.0\nContact: <sip:b@h;gr={{=g}}>", map[string]string{"g": "r1"}},
+		"a capture is never empty":         {"NOTIFY * SIP/2.0\nCall-ID: c-1@host{{=x}}", nil},
+		"no captures when another differs": {"NOTIFY * SIP/2.0\nCall-ID: {{=c}}\nCSeq: 9 NOTIFY", nil},
+	}
+	for name, tt := range sipTests {
+		t.Run(name, func(t *testing.T) {
+			lines, err := sectionLines(tt.expected+"\n", vars, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, caps := matchSIP(expectedSIP(lines, false, false), got)
+			switch {
+			case tt.caps == nil && len(d) == 0:
+				t.Errorf("matched with %v, want a difference", caps)
+			case tt.caps != nil && (len(d) > 0 || !reflectEqual(caps, tt.caps)):
+				t.Errorf("differences %q, captures %v; want %v", d, caps, tt.caps)
+			}
+		})
+	}
+
+	stanza, err := parseXML(`<presence from='bob@sip.example.test/desk' id='p1'><x xmlns='urn:a' v='1'/><x xmlns='urn:a' v='2' w='b'/><status>Bin da</status></presence>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xmlTests := map[string]struct {
+		expected string
+		caps     map[string]string
+	}{
+		"attribute and text": {
+			`<presence from='bob@sip.example.test/{{=res}}' id='*'><status>{{=st}} da</status></presence>`,
+			map[string]string{"res": "desk", "st": "Bin"},
+		},
+		// The first <x> is tried, records v and fails on w: what it
+		// recorded must not survive; the second one's v counts.
+		"only the candidate that matches records": {
+			`<presence><x v='{{=v}}' w='b'/><status>Bin da</status></presence>`,
+			map[string]string{"v": "2"},
+		},
+		"a later candidate": {
+			`<presence><x v='{{=v}}'/><x v='2'/></presence>`,
+			map[string]string{"v": "1"},
+		},
+		"text has no wildcard": {`<presence><status>Bin *</status></presence>`, nil},
+	}
+	for name, tt := range xmlTests {
+		t.Run(name, func(t *testing.T) {
+			text, err := expandExpected(tt.expected, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := parseXML(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, caps := matchXMLCaptures(exp, stanza, false)
+			switch {
+			case tt.caps == nil && len(d) == 0:
+				t.Errorf("matched with %v, want a difference", caps)
+			case tt.caps != nil && (len(d) > 0 || !reflectEqual(caps, tt.caps)):
+				t.Errorf("differences %q, captures %v; want %v", d, caps, tt.caps)
+			}
+		})
+	}
+}
+
+// TestXMLBody: a `<sip xml` section compares the body as an element tree
+// with the rules of `<xmpp` sections, and the XML declaration when it
+// gives one.
+func TestXMLBody(t *testing.T) {
+	got := parseSIP([]byte(crlf(`NOTIFY sip:w@h SIP/2.0
+Content-Type: application/pidf+xml
+
+<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="pres:alice@xmpp.example.test">
+<tuple id="ID-r1"><status><basic>open</basic></status><note xml:lang="de">Hallo</note><timestamp>2026-01-01T00:00:00Z</timestamp></tuple>
+<dm:person id="p"/>
+</presence>`)))
+	tests := map[string]struct {
+		body  string
+		exact bool
+		diffs []string
+	}{
+		"tree, namespaces, glob attribute, any timestamp": {
+			"<?xml version='1.0' encoding='UTF-8'?>\n<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:alice@xmpp.example.test'>\n  <tuple id='ID-*'>\n    <note xml:lang='de'>Hallo</note>\n  </tuple>\n</presence>",
+			false, nil,
+		},
+		"exact lists everything": {
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='*'><tuple id='*'><status><basic>open</basic></status><note xml:lang='de'>Hallo</note><timestamp/></tuple><person xmlns='urn:ietf:params:xml:ns:pidf:data-model' id='p'/></presence>",
+			true, nil,
+		},
+		"exact: an element not listed": {
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='*'><tuple id='*'><status><basic>open</basic></status><note xml:lang='de'>Hallo</note><timestamp/></tuple></presence>",
+			true, []string{"body: /presence: unexpected child <person/> (exact)"},
+		},
+		"another namespace": {
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf'><person xmlns='urn:ietf:params:xml:ns:pidf:rpid'/></presence>",
+			false, []string{"body: /presence/person: element is <person xmlns='urn:ietf:params:xml:ns:pidf:data-model'>"},
+		},
+		"another text": {
+			"<presence><tuple><status><basic>closed</basic></status></tuple></presence>",
+			false, []string{`body: /presence/tuple/status/basic: text "open", want "closed"`},
+		},
+		"another declaration": {
+			"<?xml version='1.0'?>\n<presence/>",
+			false, []string{`body: XML declaration "version=\"1.0\" encoding=\"UTF-8\"", want "version=\"1.0\""`},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			lines, err := sectionLines("NOTIFY sip:w@h SIP/2.0\n\n"+tt.body+"\n", nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := matchSIP(expectedSIP(lines, true, tt.exact), got)
+			if len(d) != len(tt.diffs) {
+				t.Fatalf("differences %q, want %d like %q", d, len(tt.diffs), tt.diffs)
+			}
+			for i := range d {
+				if !strings.Contains(d[i], tt.diffs[i]) {
+					t.Errorf("difference %q, want one like %q", d[i], tt.diffs[i])
+				}
+			}
+		})
+	}
+	notXML := parseSIP([]byte(crlf("MESSAGE sip:b@h SIP/2.0\n\nhello")))
+	lines, _ := sectionLines("MESSAGE sip:b@h SIP/2.0\n\n<x/>\n", nil, true)
+	if d, _ := matchSIP(expectedSIP(lines, true, false), notXML); len(d) != 1 || !strings.Contains(d[0], "body is not one XML element") {
+		t.Errorf("a body that is not XML: %q", d)
+	}
+}
+
+// TestSuperseded: `<sip eventually` skips only requests of the expected
+// method in the expected dialog.
+func TestSuperseded(t *testing.T) {
+	lines, err := sectionLines("NOTIFY sip:w@h SIP/2.0\nCall-ID: d-{{=n}}\nSubscription-State: active;*\n", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := expectedSIP(lines, false, false)
+	tests := map[string]struct {
+		msg  string
+		skip bool
+	}{
+		"an older NOTIFY of the dialog": {"NOTIFY sip:w@h SIP/2.0\ni: d-1\nSubscription-State: pending;expires=9\n\n", true},
+		"another dialog":                {"NOTIFY sip:w@h SIP/2.0\nCall-ID: e-1\n\n", false},
+		"another method":                {"MESSAGE sip:w@h SIP/2.0\nCall-ID: d-1\n\n", false},
+		"a response":                    {"SIP/2.0 200 OK\nCall-ID: d-1\nCSeq: 1 NOTIFY\n\n", false},
+	}
+	for name, tt := range tests {
+		if got := superseded(exp, parseSIP([]byte(crlf(tt.msg)))); got != tt.skip {
+			t.Errorf("%s: superseded = %v, want %v", name, got, tt.skip)
+		}
+	}
+}
+
+// reflectEqual compares two values deeply; nil and empty maps and slices
+// are equal.
+func reflectEqual[T any](a, b T) bool {
+	if reflect.ValueOf(a).Len() == 0 && reflect.ValueOf(b).Len() == 0 {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"sync"
 )
@@ -33,6 +32,9 @@ type sipMsg struct {
 	// for an expected one, whether the section has a blank line.
 	HasBody bool
 	Body    []byte
+	// BodyXML and Exact (expected messages of `<sip xml [exact]`
+	// sections): the body is compared as an XML element tree.
+	BodyXML, Exact bool
 	// Src is where a received message came from.
 	Src *net.UDPAddr
 }
@@ -183,25 +185,27 @@ func normValue(s string) string {
 }
 
 // globMatch reports whether value matches pattern, where * in the pattern
-// stands for any run of characters, after normalising both.
-func globMatch(pattern, value string) bool {
-	pattern, value = normValue(pattern), normValue(value)
-	if !strings.Contains(pattern, "*") {
-		return pattern == value
-	}
-	parts := strings.Split(pattern, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	return regexp.MustCompile(`(?s)\A` + strings.Join(parts, ".*") + `\z`).MatchString(value)
+// stands for any run of characters and a capture marker for a non-empty
+// one, after normalising both; it returns what the captures recorded.
+func globMatch(pattern, value string) (map[string]string, bool) {
+	return compilePattern(normValue(pattern), true).match(normValue(value))
 }
 
 // matchSIP compares a received message with an expected one (the rules of
-// testdata/scenarios/README.md) and returns every difference.
-func matchSIP(exp, got *sipMsg) []string {
+// testdata/scenarios/README.md) and returns every difference and, when
+// there is none, what the captures recorded.
+func matchSIP(exp, got *sipMsg) ([]string, map[string]string) {
 	var diffs []string
-	if !globMatch(exp.Start, got.Start) {
-		diffs = append(diffs, fmt.Sprintf("start line %q, want %q", got.Start, exp.Start))
+	caps := map[string]string{}
+	keep := func(c map[string]string) {
+		for k, v := range c {
+			caps[k] = v
+		}
+	}
+	if c, ok := globMatch(exp.Start, got.Start); ok {
+		keep(c)
+	} else {
+		diffs = append(diffs, fmt.Sprintf("start line %q, want %q", got.Start, showPattern(exp.Start)))
 	}
 	for _, h := range exp.Headers {
 		have := got.fields(h.Name)
@@ -212,23 +216,101 @@ func matchSIP(exp, got *sipMsg) []string {
 			continue
 		}
 		if len(have) == 0 {
-			diffs = append(diffs, fmt.Sprintf("header %s missing, want %q", h.Name, h.Value))
+			diffs = append(diffs, fmt.Sprintf("header %s missing, want %q", h.Name, showPattern(h.Value)))
 			continue
 		}
 		ok := false
 		var vals []string
 		for _, g := range have {
-			ok = ok || globMatch(h.Value, g.Value)
+			if c, m := globMatch(h.Value, g.Value); m && !ok {
+				ok = true
+				keep(c)
+			}
 			vals = append(vals, fmt.Sprintf("%q", g.Value))
 		}
 		if !ok {
-			diffs = append(diffs, fmt.Sprintf("header %s = %s, want %q", h.Name, strings.Join(vals, " and "), h.Value))
+			diffs = append(diffs, fmt.Sprintf("header %s = %s, want %q", h.Name, strings.Join(vals, " and "), showPattern(h.Value)))
 		}
 	}
-	if exp.HasBody && !bytes.Equal(exp.Body, got.Body) {
+	switch {
+	case exp.HasBody && exp.BodyXML:
+		d, c := matchXMLBody(exp, got)
+		diffs = append(diffs, d...)
+		keep(c)
+	case exp.HasBody && !bytes.Equal(exp.Body, got.Body):
 		diffs = append(diffs, fmt.Sprintf("body %q, want %q", got.Body, exp.Body))
 	}
-	return diffs
+	if len(diffs) > 0 {
+		return diffs, nil
+	}
+	return nil, caps
+}
+
+// superseded reports whether a received message that does not match the
+// expected one of a `<sip eventually` section may be skipped: a request of
+// the expected method in the expected dialog (the section's Call-ID; the
+// section must give one).
+func superseded(exp, got *sipMsg) bool {
+	if got.isResponse() || strings.HasPrefix(exp.Start, "SIP/2.0 ") {
+		return false
+	}
+	method, _, _ := strings.Cut(exp.Start, " ")
+	if got.method() != method {
+		return false
+	}
+	for _, h := range exp.Headers {
+		if canonicalName(h.Name) == "call-id" && !h.Absent {
+			ids := got.all("Call-ID")
+			if len(ids) != 1 {
+				return false
+			}
+			_, ok := globMatch(h.Value, ids[0])
+			return ok
+		}
+	}
+	return false
+}
+
+// matchXMLBody compares the body of a received message with the XML body
+// of a `<sip xml` section: the XML declaration, when the section gives
+// one, must be there with the same content; the root element is compared
+// as an `<xmpp` section compares a stanza (exact when the section says
+// so).
+func matchXMLBody(exp, got *sipMsg) ([]string, map[string]string) {
+	want, err := parseXML(string(exp.Body))
+	if err != nil {
+		return []string{"bad expected body: " + err.Error()}, nil
+	}
+	var diffs []string
+	if d, ok := xmlDecl(exp.Body); ok {
+		if g, gok := xmlDecl(got.Body); !gok || g != d {
+			diffs = append(diffs, fmt.Sprintf("body: XML declaration %q, want %q", g, d))
+		}
+	}
+	have, err := parseXML(string(got.Body))
+	if err != nil {
+		return append(diffs, fmt.Sprintf("body is not one XML element: %v", err)), nil
+	}
+	d, caps := matchXMLCaptures(want, have, exp.Exact)
+	for _, x := range d {
+		diffs = append(diffs, "body: "+x)
+	}
+	return diffs, caps
+}
+
+// xmlDecl returns the content of the XML declaration a document starts
+// with (RFC 3863 §4.1 requires one in PIDF), white space normalised and
+// quotes made double, or false.
+func xmlDecl(doc []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(doc, []byte("<?xml"))
+	if !ok || len(rest) == 0 || (rest[0] != ' ' && rest[0] != '\t' && rest[0] != '\r' && rest[0] != '\n') {
+		return "", false
+	}
+	inst, _, ok := bytes.Cut(rest, []byte("?>"))
+	if !ok {
+		return "", false
+	}
+	return normValue(strings.ReplaceAll(string(inst), "'", `"`)), true
 }
 
 // sipPeer is the raw SIP user agent of the scenarios: the gateway's
@@ -448,9 +530,10 @@ func splitSection(lines []string) (head []string, body string, hasBody bool) {
 	return lines, "", false
 }
 
-// expectedSIP reads the expected message of a `<sip` section.
-func expectedSIP(lines []string) *sipMsg {
+// expectedSIP reads the expected message of a `<sip` section; xml and
+// exact are the words of a `<sip xml [exact]` section.
+func expectedSIP(lines []string, xml, exact bool) *sipMsg {
 	head, body, hasBody := splitSection(lines)
-	m := &sipMsg{Start: head[0], Headers: parseFields(head[1:]), HasBody: hasBody, Body: []byte(body)}
-	return m
+	return &sipMsg{Start: head[0], Headers: parseFields(head[1:]), HasBody: hasBody, Body: []byte(body),
+		BodyXML: xml, Exact: exact}
 }

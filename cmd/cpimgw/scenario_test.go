@@ -75,20 +75,36 @@ func TestScenarioFiles(t *testing.T) {
 				vars[u], vars[u+".bare"], vars[u+".resource"] = u+"@"+xmppDomain+"/r", u+"@"+xmppDomain, "r"
 			}
 			vars["branch"] = "z9hG4bK-x"
+			vars["totag"] = "totag-x"
 			for _, s := range sc.steps {
+				var captured string
 				switch s.kind {
 				case xmppSend, xmppExpect:
-					text, err := expand(s.data, vars)
+					text, err := expandWith(s.data, vars, s.kind == xmppExpect)
 					if err == nil {
 						_, err = parseXML(text)
 					}
 					if err != nil {
 						t.Errorf("%s: %v", s.where(), err)
 					}
+					captured = text
 				case sipSend, sipExpect:
-					if _, err := sectionLines(s.data, vars); err != nil {
+					lines, err := sectionLines(s.data, vars, s.kind == sipExpect)
+					if err != nil {
 						t.Errorf("%s: %v", s.where(), err)
 					}
+					if err == nil && s.xml {
+						if _, body, ok := splitSection(lines); !ok {
+							t.Errorf("%s: a <sip xml section needs a body", s.where())
+						} else if _, err := parseXML(body); err != nil {
+							t.Errorf("%s: body: %v", s.where(), err)
+						}
+					}
+					captured = strings.Join(lines, "\n")
+				}
+				// What a section captures is known to the sections after it.
+				for _, name := range capturesIn(captured) {
+					vars[name] = "captured-" + name
 				}
 			}
 		})
@@ -113,7 +129,8 @@ func scenarioFiles(t *testing.T) []string {
 // checks that the runner reports each mistake, so that a passing
 // transcript means something: a stanza or SIP message nobody expected
 // (after a none section and after the last section), a wrong text, a
-// missing header, a header that must be absent.
+// missing header, a header that must be absent, a body that is not the
+// XML a `<sip xml` section expects (shown with its capture as written).
 func TestScenarioRunnerReports(t *testing.T) {
 	requirePeers(t)
 	const toAlice = `-- sip> --
@@ -149,6 +166,10 @@ hello alice
 		"another text": {
 			toAlice + "-- <sip --\nSIP/2.0 202 Accepted\n-- <xmpp alice --\n<message><body>hello bob</body></message>\n",
 			[]string{`/message/body: text "hello alice", want "hello bob"`, "--- expected (<xmpp alice)", "+++ got"},
+		},
+		"a body that is not XML in a <sip xml section": {
+			toBob + "-- <sip xml --\nMESSAGE sip:bob@sip.example.test SIP/2.0\nCall-ID: {{=c}}\n\n<message/>\n",
+			[]string{"(-- <sip xml --): the SIP peer received another message", "body is not one XML element", "--- expected (<sip xml)\nMESSAGE sip:bob@sip.example.test SIP/2.0\nCall-ID: {{=c}}"},
 		},
 		"another status, a missing header, a header that must be absent": {
 			toAlice + "-- <sip --\nSIP/2.0 200 OK\nContact: *\n!Server\n",

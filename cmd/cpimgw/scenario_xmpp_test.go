@@ -15,6 +15,8 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/roster"
+	"mellium.im/xmpp/stanza"
 )
 
 // The XMPP half of the scenario runner: a c2s client that hands every
@@ -204,7 +206,18 @@ func escapeAttr(s string) string {
 // with the path of the element it is about. exact forbids attributes and
 // child elements the expected tree does not list, at every depth.
 func matchXML(exp, got *xnode, exact bool) []string {
-	return matchNode(exp, got, exact, "/"+exp.Name.Local)
+	d, _ := matchXMLCaptures(exp, got, exact)
+	return d
+}
+
+// matchXMLCaptures is matchXML that also returns, when the elements
+// match, what the captures of the expected tree recorded.
+func matchXMLCaptures(exp, got *xnode, exact bool) ([]string, map[string]string) {
+	caps := map[string]string{}
+	if d := matchNode(exp, got, exact, "/"+exp.Name.Local, caps); len(d) > 0 {
+		return d, nil
+	}
+	return nil, caps
 }
 
 // hasXMLPrefixAttr reports whether n has the attribute xml:local with the
@@ -218,12 +231,19 @@ func sameName(exp, got xml.Name) bool {
 	return exp.Local == got.Local && (exp.Space == "" || exp.Space == got.Space)
 }
 
-func matchNode(exp, got *xnode, exact bool, path string) []string {
+// matchNode compares exp with got below path; what the captures of a
+// matching comparison record goes into caps.
+func matchNode(exp, got *xnode, exact bool, path string, caps map[string]string) []string {
 	if !sameName(exp.Name, got.Name) {
 		return []string{fmt.Sprintf("%s: element is <%s xmlns='%s'>, want <%s xmlns='%s'>",
 			path, got.Name.Local, got.Name.Space, exp.Name.Local, exp.Name.Space)}
 	}
 	var diffs []string
+	keep := func(c map[string]string) {
+		for k, v := range c {
+			caps[k] = v
+		}
+	}
 	for _, a := range exp.Attr {
 		space := a.Name.Space
 		if space == "xml" {
@@ -231,12 +251,17 @@ func matchNode(exp, got *xnode, exact bool, path string) []string {
 		}
 		name := attrName(a.Name)
 		v, ok := got.attr(space, a.Name.Local)
-		switch {
-		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s: attribute %s missing, want %q", path, name, a.Value))
-		case a.Value != "*" && v != a.Value:
-			diffs = append(diffs, fmt.Sprintf("%s: attribute %s = %q, want %q", path, name, v, a.Value))
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: attribute %s missing, want %q", path, name, showPattern(a.Value)))
+			continue
 		}
+		// * is any run of characters (alone: any value).
+		c, m := compilePattern(a.Value, true).match(v)
+		if !m {
+			diffs = append(diffs, fmt.Sprintf("%s: attribute %s = %q, want %q", path, name, v, showPattern(a.Value)))
+			continue
+		}
+		keep(c)
 	}
 	if exact {
 		for _, a := range got.Attr {
@@ -246,8 +271,13 @@ func matchNode(exp, got *xnode, exact bool, path string) []string {
 		}
 	}
 	if len(exp.Children) == 0 {
-		if exp.Text != "" && got.Text != exp.Text {
-			diffs = append(diffs, fmt.Sprintf("%s: text %q, want %q", path, got.Text, exp.Text))
+		if exp.Text != "" {
+			// Text is exact; only captures stand for something.
+			if c, m := compilePattern(exp.Text, false).match(got.Text); m {
+				keep(c)
+			} else {
+				diffs = append(diffs, fmt.Sprintf("%s: text %q, want %q", path, got.Text, showPattern(exp.Text)))
+			}
 		}
 		if exact && len(got.Children) > 0 {
 			diffs = append(diffs, fmt.Sprintf("%s: unexpected child <%s/> (exact)", path, got.Children[0].Name.Local))
@@ -262,7 +292,7 @@ func matchNode(exp, got *xnode, exact bool, path string) []string {
 				diffs = append(diffs, fmt.Sprintf("%s: missing", cpath))
 				continue
 			}
-			diffs = append(diffs, matchNode(ec, got.Children[i], exact, cpath)...)
+			diffs = append(diffs, matchNode(ec, got.Children[i], exact, cpath, caps)...)
 		}
 		for _, extra := range got.Children[min(len(exp.Children), len(got.Children)):] {
 			diffs = append(diffs, fmt.Sprintf("%s: unexpected child <%s/> (exact)", path, extra.Name.Local))
@@ -272,15 +302,18 @@ func matchNode(exp, got *xnode, exact bool, path string) []string {
 	// Each expected child matches the first later received child that
 	// matches it entirely; one that matches none is reported with the
 	// differences of the nearest candidate (the first with its local name).
+	// A candidate's captures count only when it matches.
 	next := 0
 	for _, ec := range exp.Children {
 		cpath := path + "/" + ec.Name.Local
 		found := -1
 		var nearest []string
 		for i := next; i < len(got.Children); i++ {
-			d := matchNode(ec, got.Children[i], exact, cpath)
+			trial := map[string]string{}
+			d := matchNode(ec, got.Children[i], exact, cpath, trial)
 			if len(d) == 0 {
 				found = i
+				keep(trial)
 				break
 			}
 			if nearest == nil && ec.Name.Local == got.Children[i].Name.Local {
@@ -300,7 +333,9 @@ func matchNode(exp, got *xnode, exact bool, path string) []string {
 }
 
 // xmppUser is a logged-in c2s client of the scenario stack that queues
-// every stanza it receives (its own initial presence echo excepted).
+// every stanza it receives, except the echoes of its own presence and the
+// roster pushes of its server, which it answers itself (RFC 6121 §2.1.6)
+// and only logs: both come from the user's server, not the gateway.
 type xmppUser struct {
 	name string
 	JID  jid.JID
@@ -308,6 +343,9 @@ type xmppUser struct {
 	conn net.Conn
 	in   chan *xnode
 	done chan struct{}
+	// logf shows what the client handles itself (roster pushes); set
+	// before the session serves, read by its handler.
+	logf func(format string, args ...any)
 
 	available chan struct{}
 	availOnce sync.Once
@@ -315,9 +353,13 @@ type xmppUser struct {
 }
 
 // loginUser connects to the c2s port, authenticates as the bare JID user
-// with SASL PLAIN, binds a resource the server chooses, sends initial
-// presence and waits for its echo (RFC 6121 §4.2.2), as peers.Login does.
-func loginUser(ctx context.Context, name, addr, user, password string) (*xmppUser, error) {
+// with SASL PLAIN, binds a resource the server chooses, fetches the roster,
+// sends initial presence and waits for its echo (RFC 6121 §4.2.2). The
+// roster get makes the session an "interested resource" (RFC 6121 §2.1.6),
+// to which the server delivers the subscription stanzas subscribed,
+// unsubscribed and unsubscribe (RFC 6121 §3.1.6, §3.2.3, §3.3.3); without
+// it a transcript could not see them.
+func loginUser(ctx context.Context, name, addr, user, password string, logf func(format string, args ...any)) (*xmppUser, error) {
 	j, err := jid.Parse(user)
 	if err != nil {
 		return nil, err
@@ -341,11 +383,22 @@ func loginUser(ctx context.Context, name, addr, user, password string) (*xmppUse
 	}
 	conn.SetDeadline(time.Time{})
 	u := &xmppUser{name: name, JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan *xnode, 1024),
-		done: make(chan struct{}), available: make(chan struct{})}
+		done: make(chan struct{}), available: make(chan struct{}), logf: logf}
 	go func() {
 		defer close(u.done)
 		s.Serve(xmpp.HandlerFunc(u.handle))
 	}()
+	items := roster.Fetch(ctx, s)
+	for items.Next() {
+	}
+	err = items.Err()
+	if cerr := items.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		u.Close()
+		return nil, fmt.Errorf("xmpp login %s: roster get: %w", user, err)
+	}
 	if err := u.send(ctx, `<presence/>`); err != nil {
 		u.Close()
 		return nil, err
@@ -366,17 +419,35 @@ func (u *xmppUser) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement)
 	if err != nil {
 		return nil // unreadable: the stanza never reaches the transcript
 	}
-	if n.Name.Local == "presence" {
-		if from, _ := n.attr("", "from"); from == u.JID.String() {
-			u.availOnce.Do(func() { close(u.available) })
-			return nil
-		}
+	from, _ := n.attr("", "from")
+	switch {
+	case n.Name.Local == "presence" && from == u.JID.String():
+		u.availOnce.Do(func() { close(u.available) })
+		return nil
+	case u.isRosterPush(n, from):
+		id, _ := n.attr("", "id")
+		u.logf("%s's server pushes a roster change (answered, not part of the transcript):\n%s", u.name, n)
+		_, err := xmlstream.Copy(t, stanza.IQ{ID: id, Type: stanza.ResultIQ}.Wrap(nil))
+		return err
 	}
 	select {
 	case u.in <- n:
 	default: // a scenario that reads nothing must not stall the stream
 	}
 	return nil
+}
+
+// isRosterPush reports whether n is a roster push (RFC 6121 §2.1.6): an
+// iq set with a jabber:iq:roster query from the user's own server (no
+// from, or the user's bare JID).
+func (u *xmppUser) isRosterPush(n *xnode, from string) bool {
+	if typ, _ := n.attr("", "type"); n.Name.Local != "iq" || typ != "set" || len(n.Children) != 1 {
+		return false
+	}
+	if q := n.Children[0]; q.Name.Local != "query" || q.Name.Space != roster.NS {
+		return false
+	}
+	return from == "" || from == u.JID.Bare().String()
 }
 
 // send writes one stanza given as XML text.
