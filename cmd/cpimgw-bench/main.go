@@ -69,6 +69,7 @@ type options struct {
 	pairs         []int
 	prates        []int
 	throughputMax int
+	firstRate     int
 }
 
 func main() {
@@ -89,6 +90,7 @@ func main() {
 	flag.BoolVar(&o.presence, "presence", false, "run the presence scale benchmark (presence.go) instead of the pager one")
 	flag.StringVar(&pairs, "pairs", "10000,100000", "presence: the numbers of generated subscription pairs, in increasing order")
 	flag.StringVar(&prates, "presence-rates", "500,1000,2000,5000,10000,20000", "presence: the steps, in notifications per second, in increasing order")
+	flag.IntVar(&o.firstRate, "first-rate", 2000, "presence: the rate of the first presence→NOTIFY pass over every restored dialog")
 	flag.IntVar(&o.throughputMax, "throughput-max", 0, "presence: measure the throughput only at pair counts up to this (0: at every count); restore and memory are measured at every count")
 	flag.Parse()
 	var err error
@@ -112,8 +114,8 @@ func main() {
 		}
 		o.paths[p] = true
 	}
-	if o.step <= 0 || o.grace <= 0 || o.dests <= 0 || o.dests > 99 {
-		fmt.Fprintln(os.Stderr, "cpimgw-bench: -step and -grace must be positive, -dests between 1 and 99")
+	if o.step <= 0 || o.grace <= 0 || o.dests <= 0 || o.dests > 99 || o.firstRate <= 0 {
+		fmt.Fprintln(os.Stderr, "cpimgw-bench: -step, -grace and -first-rate must be positive, -dests between 1 and 99")
 		os.Exit(2)
 	}
 	o.command = "cpimgw-bench " + strings.Join(os.Args[1:], " ")
