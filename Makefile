@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build demo run test peers lint unit fuzz bench bench-go bench-e2e
+.PHONY: all build demo run test peers lint unit fuzz bench bench-go bench-e2e bench-presence
 
 all: build
 
@@ -45,11 +45,13 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) .ci/fuzz.sh
 
 # bench: the Go micro-benchmarks (ns/op, B/op, allocs/op), then the
-# end-to-end pager benchmark. Throughput is a benchmark, never a test
-# threshold: neither target fails on a slow machine.
+# end-to-end pager benchmark, then the presence scale benchmark.
+# Throughput is a benchmark, never a test threshold: no target fails on a
+# slow machine.
 bench:
 	$(MAKE) bench-go
 	$(MAKE) bench-e2e
+	$(MAKE) bench-presence
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
@@ -65,3 +67,18 @@ BENCH_FLAGS ?=
 bench-e2e: peers build
 	$(GO) build -o bin/cpimgw-bench ./cmd/cpimgw-bench
 	bin/cpimgw-bench -gateway bin/cpimgw -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+# bench-presence: the presence scale benchmark (cmd/cpimgw-bench
+# -presence): the real cpimgw restores 10 000 and 100 000 generated
+# subscription pairs (one XMPP user, N SIP contacts, authorized and
+# subscribed both ways); restore time, memory per pair, presence→NOTIFY
+# and NOTIFY→presence throughput in steps, and a restart after SIGKILL
+# (about four minutes). The Markdown report goes to stdout and to
+# BENCH_PRESENCE_OUT (under bin/, not tracked); docs/benchmarks.md quotes a
+# run. BENCH_PRESENCE_FLAGS passes more flags, e.g.
+# BENCH_PRESENCE_FLAGS='-pairs 10000 -presence-rates 500,1000,2000'.
+BENCH_PRESENCE_OUT   ?= bin/bench-presence.md
+BENCH_PRESENCE_FLAGS ?=
+bench-presence: peers build
+	$(GO) build -o bin/cpimgw-bench ./cmd/cpimgw-bench
+	bin/cpimgw-bench -presence -gateway bin/cpimgw -out $(BENCH_PRESENCE_OUT) $(BENCH_PRESENCE_FLAGS)

@@ -63,11 +63,18 @@ type options struct {
 	all     bool
 	retries int
 	command string
+
+	// The presence benchmark (-presence).
+	presence      bool
+	pairs         []int
+	prates        []int
+	throughputMax int
+	firstRate     int
 }
 
 func main() {
 	var o options
-	var rates, paths string
+	var rates, paths, pairs, prates string
 	flag.StringVar(&o.gateway, "gateway", "bin/cpimgw", "the cpimgw binary to measure")
 	flag.StringVar(&rates, "rates", "100,200,500,1000,2000,5000,10000,15000,20000", "the steps, in messages per second, in increasing order")
 	flag.DurationVar(&o.step, "step", 5*time.Second, "how long each step sends")
@@ -80,10 +87,23 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, sipp logs, gateway log) and print its path")
 	flag.IntVar(&o.retries, "retries", 2, "run a step again, up to this many times, when other users' processes took more than 10% of a core during it")
 	flag.BoolVar(&o.all, "all-steps", false, "run every step even after one did not pass (to see CPU and latency beyond the limit)")
+	flag.BoolVar(&o.presence, "presence", false, "run the presence scale benchmark (presence.go) instead of the pager one")
+	flag.StringVar(&pairs, "pairs", "10000,100000", "presence: the numbers of generated subscription pairs, in increasing order")
+	flag.StringVar(&prates, "presence-rates", "500,1000,2000,5000,10000,20000", "presence: the steps, in notifications per second, in increasing order")
+	flag.IntVar(&o.firstRate, "first-rate", 2000, "presence: the rate of the first presence→NOTIFY pass over every restored dialog")
+	flag.IntVar(&o.throughputMax, "throughput-max", 0, "presence: measure the throughput only at pair counts up to this (0: at every count); restore and memory are measured at every count")
 	flag.Parse()
 	var err error
 	if o.rates, err = parseRates(rates); err != nil {
 		fmt.Fprintln(os.Stderr, "cpimgw-bench:", err)
+		os.Exit(2)
+	}
+	if o.pairs, err = parseRates(pairs); err != nil {
+		fmt.Fprintln(os.Stderr, "cpimgw-bench: -pairs:", err)
+		os.Exit(2)
+	}
+	if o.prates, err = parseRates(prates); err != nil {
+		fmt.Fprintln(os.Stderr, "cpimgw-bench: -presence-rates:", err)
 		os.Exit(2)
 	}
 	o.paths = map[string]bool{}
@@ -94,15 +114,19 @@ func main() {
 		}
 		o.paths[p] = true
 	}
-	if o.step <= 0 || o.grace <= 0 || o.dests <= 0 || o.dests > 99 {
-		fmt.Fprintln(os.Stderr, "cpimgw-bench: -step and -grace must be positive, -dests between 1 and 99")
+	if o.step <= 0 || o.grace <= 0 || o.dests <= 0 || o.dests > 99 || o.firstRate <= 0 {
+		fmt.Fprintln(os.Stderr, "cpimgw-bench: -step, -grace and -first-rate must be positive, -dests between 1 and 99")
 		os.Exit(2)
 	}
 	o.command = "cpimgw-bench " + strings.Join(os.Args[1:], " ")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := benchmark(ctx, o); err != nil {
+	run := benchmark
+	if o.presence {
+		run = presenceBenchmark
+	}
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "cpimgw-bench:", err)
 		stop()
 		os.Exit(1)
@@ -575,12 +599,15 @@ type gatewayProc struct {
 	waitErr error
 }
 
-func startGateway(bin, cfgPath, logPath string) (*gatewayProc, error) {
+func startGateway(bin, cfgPath, logPath string, env ...string) (*gatewayProc, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so a stop reaches everything it started;
 	// Pdeathsig ends it if the bench dies without running its defers.

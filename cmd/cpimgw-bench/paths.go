@@ -87,6 +87,27 @@ type stepResult struct {
 	// the step's figures less trustworthy.
 	ForeignCPU float64
 	Warnings   map[string]int
+	// Fresh counts, in a presence→NOTIFY step, the NOTIFYs that were the
+	// first on their dialog since the gateway started: each stores the
+	// dialog's CSeq high-water mark durably before it is sent.
+	Fresh int
+	// GC is the gateway's garbage collections during the step, when it
+	// runs with GODEBUG=gctrace=1 (the presence benchmark).
+	GC gcStats
+}
+
+// gcStats sums the gctrace lines of a window.
+type gcStats struct {
+	Cycles int
+	CPU    time.Duration // the collector's CPU time
+	Live   int64         // MiB marked live by the last cycle
+}
+
+// add counts one cycle.
+func (g *gcStats) add(c gcCycle) {
+	g.Cycles++
+	g.CPU += c.CPU
+	g.Live = c.Live
 }
 
 func (r stepResult) lost() int { return r.Sent - r.Received }
