@@ -256,6 +256,18 @@ func (h *harness) expect(want ...string) {
 	}
 }
 
+// expectUnordered is expect for calls made by tasks that were due at the
+// same time: Run starts each in its own goroutine, so their order is not
+// defined.
+func (h *harness) expectUnordered(want ...string) {
+	h.t.Helper()
+	got := h.calls()
+	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(g, w) {
+		h.t.Errorf("calls (in any order):\n got: %s\nwant: %s", strings.Join(quoteAll(got), "\n      "), strings.Join(quoteAll(want), "\n      "))
+	}
+}
+
 func quoteAll(s []string) []string {
 	out := make([]string, len(s))
 	for i, x := range s {
