@@ -75,12 +75,16 @@ import (
 //   - NOTIFYs go to the subscriber's Contact. A TCP subscriber whose
 //     Contact has no ;transport=tcp gets its NOTIFYs over UDP to the
 //     Contact's host:port; with ;transport=tcp they reuse its connection.
-//   - Kamailio answers a PUBLISH before it sends the NOTIFYs, and its two
-//     workers run independently: the NOTIFYs of back-to-back PUBLISHes were
-//     seen out of order (the initial document arriving after the removal,
-//     with a higher CSeq). Wait for the effect of one PUBLISH (WaitLog on
-//     "notify-reply", or the gateway's output) before sending the next.
-//     Likewise a relayed 2xx and the NOTIFY behind it may swap.
+//   - Kamailio answers a PUBLISH before it sends the NOTIFYs. With two UDP
+//     workers, which run independently, the NOTIFYs of back-to-back
+//     PUBLISHes were seen out of order (the initial document arriving after
+//     the removal, with a higher CSeq), and a relayed 2xx and the NOTIFY
+//     the gateway sent right behind it swapped: sipp then received the
+//     2xx while it was about to answer the NOTIFY and aborted the call
+//     (seen in CI). So the harness runs one UDP worker (children=1), which
+//     relays in arrival order. Still, wait for the effect of one PUBLISH
+//     (WaitLog on "notify-reply", or the gateway's output) before sending
+//     the next: its NOTIFYs are sent after its 200.
 //   - Record-Route (and so the gateway's Route) is
 //     <sip:127.0.0.1:PORT;lr;ftag=FROM-TAG>.
 //   - publ_cache=2 (everything in memory) loses the document on a body-less
@@ -148,7 +152,7 @@ var kamailioConfig = template.Must(template.New("kamailio").Parse(`#!KAMAILIO
 
 debug=2
 log_stderror=yes
-children=2
+children=1
 tcp_children=2
 auto_aliases=no
 listen=udp:127.0.0.1:{{.Port}}
