@@ -142,6 +142,7 @@ type Component struct {
 	pingSeq atomic.Uint64 // ping ids
 
 	pool    *pool
+	latest  *latest       // presence waiting for room in the pool, newest per resource
 	pending chan struct{} // a slot per message from SIP waiting to be written
 }
 
@@ -162,13 +163,15 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Comp
 	}
 	cfg.Domain = d.Domainpart() // the canonical form stanzas are compared with
 	cfg.setDefaults()
+	p := newPool(cfg.Workers, cfg.QueueDepth)
 	return &Component{
 		cfg:     cfg,
 		mapper:  mapper,
 		handler: h,
 		log:     log.With("side", "xmpp"),
 		changed: make(chan struct{}),
-		pool:    newPool(cfg.Workers, cfg.QueueDepth),
+		pool:    p,
+		latest:  newLatest(p, 4*cfg.Workers*cfg.QueueDepth),
 		pending: make(chan struct{}, cfg.MaxPending),
 	}, nil
 }
@@ -232,6 +235,13 @@ func (c *Component) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
 	c.pool.start(workCtx)
+	latestCtx, stopLatest := context.WithCancel(context.Background())
+	latestDone := make(chan struct{})
+	go func() {
+		defer close(latestDone)
+		c.latest.run(latestCtx)
+	}()
+	defer func() { stopLatest(); <-latestDone }()
 
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	defer stopLink()
@@ -242,6 +252,10 @@ func (c *Component) Run(ctx context.Context) error {
 	}()
 
 	<-ctx.Done()
+	// Presence still waiting for room is dropped (it is state: the user's
+	// server sends it again when the gateway is back, RFC 6121 §4.3).
+	stopLatest()
+	<-latestDone
 	// The pool refuses new messages from here on (answering them with a
 	// wait error) and runs the queued ones.
 	drained := make(chan struct{})

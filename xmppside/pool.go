@@ -56,17 +56,29 @@ func (p *pool) start(ctx context.Context) {
 // submit queues j under key. It never blocks: when the queue is full or the
 // pool is stopping, j is rejected instead.
 func (p *pool) submit(key string, j job) {
+	if ok, r := p.offer(p.shard(key), j); !ok {
+		j.reject(r)
+	}
+}
+
+// shard returns the index of the worker that runs the jobs of key.
+func (p *pool) shard(key string) int {
+	return int(maphash.String(p.seed, key) % uint64(len(p.queues)))
+}
+
+// offer queues j on worker shard if there is room, without blocking; when
+// it does not, it says why and leaves j to the caller.
+func (p *pool) offer(shard int, j job) (bool, rejectReason) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		j.reject(rejectShutdown)
-		return
+		return false, rejectShutdown
 	}
-	q := p.queues[maphash.String(p.seed, key)%uint64(len(p.queues))]
 	select {
-	case q <- j:
+	case p.queues[shard] <- j:
+		return true, 0
 	default:
-		j.reject(rejectQueueFull)
+		return false, rejectQueueFull
 	}
 }
 

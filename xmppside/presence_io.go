@@ -184,7 +184,8 @@ func (c *Component) handlePresence(t xmlstream.TokenReadEncoder, start *xml.Star
 		log.Info("presence of unknown type refused")
 		return
 	}
-	c.pool.submit(from.Bare().String()+" "+to.Bare().String(), job{
+	key := from.Bare().String() + " " + to.Bare().String()
+	j := job{
 		run: func(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // shutting down: presence is state, the next one supersedes it
@@ -200,7 +201,11 @@ func (c *Component) handlePresence(t xmlstream.TokenReadEncoder, start *xml.Star
 			// Presence is state: a newer one supersedes a lost one, but a
 			// subscription request must not vanish silently.
 			if w.Type == "" || w.Type == "unavailable" {
-				log.Warn("presence dropped: queue full")
+				if reason == rejectShutdown {
+					log.Info("presence dropped: shutting down")
+				} else {
+					log.Warn("presence dropped: queue full and too many presences waiting")
+				}
 				return
 			}
 			e := &cpim.Error{Condition: cpim.ResourceConstraint, Text: "gateway busy, try again", RetryAfter: c.cfg.RetryAfter}
@@ -210,7 +215,13 @@ func (c *Component) handlePresence(t xmlstream.TokenReadEncoder, start *xml.Star
 			c.reply(t, "presence", w.From, w.To, w.ID, e)
 			log.Warn("subscription stanza refused", "condition", e.Condition)
 		},
-	})
+	}
+	if w.Type == "" || w.Type == "unavailable" {
+		// Per resource: the newest waits when the queue is full.
+		c.latest.submit(key, from.String()+" "+key, j)
+		return
+	}
+	c.pool.submit(key, j)
 }
 
 // subscriptionFrom builds the cpim operation of a subscription stanza from

@@ -3,7 +3,9 @@ package xmppside
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 type presenceRecorder struct {
 	events chan any
 	err    error
+	block  chan struct{} // if set, Presence waits for it to close after recording
 }
 
 type presenceErr struct {
@@ -26,6 +29,9 @@ func newPresenceRecorder() *presenceRecorder { return &presenceRecorder{events: 
 
 func (r *presenceRecorder) Presence(_ context.Context, p cpim.Presence) error {
 	r.events <- p
+	if r.block != nil {
+		<-r.block
+	}
 	return nil
 }
 
@@ -213,4 +219,69 @@ func TestSendSubscription(t *testing.T) {
 		!strings.Contains(s.Inner, "<item-not-found") || !strings.Contains(s.Inner, `type="cancel"`) {
 		t.Errorf("presence error %v %s", s.Attr, s.Inner)
 	}
+}
+
+// TestPresenceBurstKeepsNewest: with the worker busy and its queue full, a
+// burst of presence from one resource is not dropped: the newest waits
+// for room and reaches the handler, the ones it superseded never do
+// (presence is state, RFC 6121 §4.4). Each resource keeps its own newest.
+func TestPresenceBurstKeepsNewest(t *testing.T) {
+	fake := newFakeServer(t, testDomain, testSecret)
+	pr := newPresenceRecorder()
+	pr.block = make(chan struct{})
+	c := startComponent(t, fake, newRecorder(), func(cfg *Config) { cfg.Workers = 1; cfg.QueueDepth = 1 })
+	c.SetPresenceHandler(pr)
+	conn := fake.next(t)
+	waitUp(t, c)
+	pres := func(resource, status string) string {
+		return `<presence from='alice@xmpp.example.test/` + resource + `' to='bob@sip.example.test'><status>` + status + `</status></presence>`
+	}
+	conn.write(pres("desk", "s0"))
+	if got := noteOf(pr.next(t)); got != "desk s0" {
+		t.Fatalf("first presence %q", got)
+	}
+	// The worker is busy with s0: s1 takes the queue, the rest wait.
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		conn.write(pres("desk", s))
+	}
+	conn.write(pres("phone", "p1"))
+	conn.write(`<presence from='alice@xmpp.example.test/desk' to='bob@sip.example.test' type='unavailable'/>`)
+	// Stanzas are handled in order, and a disco#info is answered inline:
+	// its answer means every presence above was taken in.
+	conn.write(`<iq type='get' from='alice@xmpp.example.test/a' to='` + testDomain + `' id='sync'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if s := conn.expect(t); s.Attr["id"] != "sync" {
+		t.Fatalf("got %v", s.Attr)
+	}
+	close(pr.block) // s0's call returns, and no later one waits
+	if got := noteOf(pr.next(t)); got != "desk s1" {
+		t.Errorf("queued presence %q, want desk s1", got)
+	}
+	got := []string{noteOf(pr.next(t)), noteOf(pr.next(t))}
+	slices.Sort(got)
+	if want := []string{"desk closed", "phone p1"}; !slices.Equal(got, want) {
+		t.Errorf("held presences %q, want %q (the newest of each resource)", got, want)
+	}
+	// Nothing superseded follows: the next presence is a new one.
+	conn.write(pres("tablet", "t1"))
+	if got := noteOf(pr.next(t)); got != "tablet t1" {
+		t.Errorf("after the burst: %q, want tablet t1 (s2–s5 were superseded)", got)
+	}
+	conn.expectNone(t, testDomain)
+}
+
+// noteOf describes a recorded presence by its tuple's resource and note,
+// or "closed".
+func noteOf(e any) string {
+	p, ok := e.(cpim.Presence)
+	if !ok || len(p.Tuples) != 1 {
+		return fmt.Sprintf("not one tuple: %#v", e)
+	}
+	tu := p.Tuples[0]
+	if tu.Basic == cpim.Closed {
+		return tu.Resource + " closed"
+	}
+	if len(tu.Notes) != 1 {
+		return tu.Resource + " without one note"
+	}
+	return tu.Resource + " " + tu.Notes[0].Text
 }
