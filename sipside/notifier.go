@@ -62,15 +62,9 @@ type subscribeRequest struct {
 // user (RFC 6665 §4.2.1.1, SUB-11): the PresenceHandler decides at once,
 // pending when it must ask.
 func (e *Endpoint) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
-	e.mu.Lock()
-	if e.closing {
-		e.mu.Unlock()
-		e.respond(req, tx, reply{status: 503, reason: "Service Unavailable", why: "shutting down",
-			level: slog.LevelInfo, headers: []sip.Header{sip.NewHeader("Retry-After", "5")}})
+	if !e.enter(req, tx) {
 		return
 	}
-	e.inflight.Add(1)
-	e.mu.Unlock()
 	defer e.inflight.Done()
 
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.TransactionTimeout)

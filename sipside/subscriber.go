@@ -500,15 +500,9 @@ func (s *subscriptions) restoreSubscriber(d *dialog, now time.Time) {
 
 // onNotify serves a NOTIFY in a subscriber dialog (RFC 6665 §4.1.3).
 func (e *Endpoint) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	e.mu.Lock()
-	if e.closing {
-		e.mu.Unlock()
-		e.respond(req, tx, reply{status: 503, reason: "Service Unavailable", why: "shutting down",
-			level: slog.LevelInfo, headers: []sip.Header{sip.NewHeader("Retry-After", "5")}})
+	if !e.enter(req, tx) {
 		return
 	}
-	e.inflight.Add(1)
-	e.mu.Unlock()
 	defer e.inflight.Done()
 	e.respond(req, tx, e.serveNotify(req))
 }
