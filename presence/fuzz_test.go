@@ -3,35 +3,14 @@ package presence
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"cpimgw/cpim"
+	"cpimgw/internal/fuzzseed"
 	"cpimgw/store"
 )
-
-// addSeeds adds every file in ../testdata/fuzz/<target>/ to f's seed corpus.
-func addSeeds(f *testing.F, target string) {
-	f.Helper()
-	dir := filepath.Join("..", "testdata", "fuzz", target)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seeds: %v", err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
 
 // checkingSides checks, at every call, the invariants no event sequence
 // may break, against the authorizations stored at that moment:
@@ -129,7 +108,7 @@ func (s *checkingSides) SendPresenceError(_ context.Context, from, to cpim.Addre
 // time passing, and checks checkingSides' invariants at every call and the
 // notifications the core returns.
 func FuzzPresenceCore(f *testing.F) {
-	addSeeds(f, "FuzzPresenceCore")
+	fuzzseed.Add(f, "FuzzPresenceCore")
 	users := []cpim.Address{juliet, {Local: "nurse", Domain: "example.com", Resource: "r"}}
 	contacts := []cpim.Address{romeo, {Local: "benvolio", Domain: "example.net", Original: "sip:Benvolio@example.net"}}
 	conds := []cpim.Condition{cpim.ItemNotFound, cpim.Forbidden, cpim.RemoteServerTimeout, cpim.BadRequest}
