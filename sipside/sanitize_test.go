@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"cpimgw/internal/fuzzseed"
 	"cpimgw/mapping"
 
 	"github.com/emiago/sipgo/sip"
@@ -78,13 +79,7 @@ func TestIsWord(t *testing.T) {
 // name, changes the set of headers a SIP peer parses, and the values come
 // back as sanitised.
 func FuzzHeaderInjection(f *testing.F) {
-	for _, s := range []string{
-		"hello", "hi\r\nX-Injected: 1", "x\r\n\r\nINVITE sip:a@b SIP/2.0", `Eve "the" \ Hacker`,
-		"a\nb", "\x00", "Grüße 世界", "\xff\xfe", `"`, `\`, "   ", "\u2028", "l: 0",
-		"\u2000", // found by the fuzzer: the peer trims Unicode white space
-	} {
-		f.Add([]byte(s))
-	}
+	fuzzseed.Add(f, "FuzzHeaderInjection") // found-* files: inputs the fuzzer found
 	e, _ := newTestEndpoint(f, Config{}, &recorder{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := string(in)

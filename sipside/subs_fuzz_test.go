@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cpimgw/cpim"
+	"cpimgw/internal/fuzzseed"
 	"cpimgw/store"
 
 	"github.com/emiago/sipgo/sip"
@@ -20,14 +21,7 @@ import (
 // safe header value that parses to the same state, expires, reason and
 // retry-after.
 func FuzzSubscriptionState(f *testing.F) {
-	for _, s := range []string{
-		"active;expires=600", "pending", "Pending;Expires=30", "terminated;reason=timeout",
-		"terminated;reason=probation;retry-after=120", "terminated;reason=rejected;expires=5",
-		"active;expires=soon", "terminated;reason=\"x y\"", "dormant", "active;expires=4294967295",
-		"terminated;retry-after=99999999999", "terminated;reason=deactivated;;;=;", " active ; expires = 1 ",
-	} {
-		f.Add([]byte(s))
-	}
+	fuzzseed.Add(f, "FuzzSubscriptionState") // found-* files: inputs the fuzzer found
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, err := parseSubState(string(in))
 		if err != nil {
@@ -56,20 +50,7 @@ func FuzzSubscriptionState(f *testing.F) {
 // a presence in it must be the dialog's target's, to its watcher, with
 // resources XMPP can carry (INTERWORKING.md §3.3).
 func FuzzNotifyRequest(f *testing.F) {
-	for _, s := range []string{
-		"Subscription-State: active;expires=60\n\n",
-		"Subscription-State: terminated;reason=noresource\n\n",
-		"Subscription-State: active\nContent-Type: application/pidf+xml\nContent-Language: de\n\n" + romeoPIDF,
-		"Subscription-State: active\nContent-Type: application/pidf+xml\n\n<presence",
-		"Subscription-State: pending\no: presence;id=1\n\n",
-		"Subscription-State: active\nContent-Type: text/plain\n\nhello",
-		"Subscription-State: active\nContent-Type: application/pidf+xml\n\n" +
-			`<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:x@y"><tuple id="a b"><status><basic>open</basic></status><contact>sip:a@b;gr=</contact></tuple></presence>`,
-		"\n\n",
-		"SuBsCription-StAte:ACtive;eXpires=01", // found by the fuzzer: RefreshDue of an input comes during the next
-	} {
-		f.Add([]byte(s))
-	}
+	fuzzseed.Add(f, "FuzzNotifyRequest") // found-* files: inputs the fuzzer found
 	h := newFakePresence()
 	e, _ := newCheckEndpoint(f, Config{}, h)
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -169,17 +150,7 @@ func FuzzNotifyRequest(f *testing.F) {
 // its dialog with a Subscription-State and the dialog's Event (SUB-12,
 // SUB-15).
 func FuzzSubscribeRequest(f *testing.F) {
-	for _, s := range []string{
-		"", "Expires: 600", "Expires: 0", "Expires: 30", "Expires: 99999999999", "Expires: -1",
-		"Event: dialog", "o: presence", "Event: presence;id=7", "Event: presence;id=\"a b\"",
-		"Accept: text/plain", "Accept: application/*", "Accept:", "To: <sip:juliet@xmpp.example>;tag=x",
-		"Contact: *", "Contact: <tel:+1234>", "Require: eventlist", "Max-Forwards: 0",
-		"Record-Route: <sip:p1.example;lr>, <sip:p2.example>", "From: <sips:romeo@sip.example>;tag=s",
-		"To: <sip:a%00b@xmpp.example>",
-		"I:00", // found by the fuzzer: a second Call-ID (compact form) is refused with 400
-	} {
-		f.Add([]byte(s))
-	}
+	fuzzseed.Add(f, "FuzzSubscribeRequest") // found-* files: inputs the fuzzer found
 	h := newFakePresence()
 	h.setAnswer(func(cpim.Subscription) (cpim.Notification, error) {
 		return cpim.Notification{State: cpim.SubPending}, nil
