@@ -76,7 +76,6 @@ func demo(ctx context.Context, gatewayBin string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	say := func(format string, args ...any) { fmt.Printf("demo | "+format+"\n", args...) }
 
 	// 1. A throwaway Prosody with one XMPP user.
 	alicePass := secret()
@@ -208,12 +207,48 @@ presence:
 	}
 	say("XMPP → SIP: sipp (bob) received:\n%s", indent(raw))
 
+	// 7. Presence, SIP watching XMPP (RFC 8048): bob subscribes to alice;
+	// the gateway, as alice's presence agent, asks her; she approves and
+	// bob is notified of her presence as PIDF.
+	if err := alice.SendRaw(ctx, `<presence xml:lang='en'><show>chat</show><status>Trying the gateway</status></presence>`); err != nil {
+		return err
+	}
+	// The demo has no SIP proxy: the gateway's outbound proxy is sipp
+	// (bob) answering MESSAGEs, and it sends requests of a dialog without
+	// a route set there too. So bob's watcher record-routes itself, as a
+	// proxy in front of it would, and the NOTIFYs come straight back.
+	watchXML, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:bob@" + sipDomain + ">",
+		ContactUser: "bob", Expires: 3600, UntilTerminated: true,
+		Headers: []string{"Record-Route: <sip:[local_ip]:[local_port];lr>"}}.Render()
+	if err != nil {
+		return err
+	}
+	watch, err := peers.StartSIPp(peers.SIPpOptions{Dir: dir, Name: "bob-watcher", Scenario: watchXML,
+		Remote: fmt.Sprintf("127.0.0.1:%d", sipPort), Calls: 1, TraceMsg: true})
+	if err != nil {
+		return err
+	}
+	defer watch.Stop()
+	if err := awaitSubscribe(ctx, alice, "bob@"+sipDomain); err != nil {
+		return err
+	}
+	say("presence: sipp (bob) sent SUBSCRIBE for alice; the gateway answered 200, notified 'pending' and asked alice")
+	if err := alice.SendRaw(ctx, `<presence type='subscribed' to='bob@`+sipDomain+`'/>`); err != nil {
+		return err
+	}
+	raw, err = waitNotify(ctx, watch)
+	if err != nil {
+		return err
+	}
+	say("presence: alice approved; sipp (bob) received:\n%s", indent(raw))
+
 	fmt.Printf(`
 demo | The gateway is running. Try it yourself:
 demo |   XMPP: log in as alice@%s with password %s
 demo |         server 127.0.0.1, port %d, plain authentication without TLS (loopback only);
 demo |         send a message to bob@%s: sipp (bob) answers 200 and the gateway log shows it.
-demo |   SIP:  send a MESSAGE to sip:alice@%s via udp or tcp 127.0.0.1:%d
+demo |         change alice's status: bob (sipp) is notified, at most every 5 s, and the NOTIFY shown here.
+demo |   SIP:  send a MESSAGE or SUBSCRIBE to sip:alice@%s via udp or tcp 127.0.0.1:%d
 demo |         (from any sip:user@%s address; 127.0.0.0/8 is trusted).
 demo | Press Ctrl-C to stop.
 `, xmppDomain, alicePass, prosody.Opts.C2SPort, sipDomain, xmppDomain, sipPort, sipDomain)
@@ -226,6 +261,7 @@ demo | Press Ctrl-C to stop.
 			say("alice received from %s: %s", m.From, m.Body)
 		}
 	}()
+	go showNotifies(ctx, watch, raw)
 	<-ctx.Done()
 	say("stopping")
 	return nil
@@ -253,6 +289,80 @@ func waitReceived(ctx context.Context, s *peers.SIPp) (string, error) {
 	return "", errors.New("sipp (bob) received no MESSAGE: is the trace flushed? see the gateway log")
 }
 
+// awaitSubscribe waits until the XMPP client receives a subscription
+// request from the given bare JID.
+func awaitSubscribe(ctx context.Context, c *peers.Client, from string) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		p, err := c.NextPresence(wctx)
+		if err != nil {
+			return fmt.Errorf("alice received no subscription request from %s: %w", from, err)
+		}
+		if p.Type == "subscribe" && p.From == from {
+			return nil
+		}
+	}
+}
+
+// waitNotify waits until sipp traced a received NOTIFY of an active
+// subscription with a body, and returns it.
+func waitNotify(ctx context.Context, s *peers.SIPp) (string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		msgs, err := s.Messages()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		for _, m := range msgs {
+			if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") && strings.Contains(m.Raw, "Subscription-State: active") &&
+				strings.Contains(m.Raw, "<presence") {
+				return m.Raw, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return "", errors.New("sipp (bob) received no NOTIFY with alice's presence: see the gateway log")
+}
+
+// showNotifies prints each NOTIFY sipp (bob) receives after the one
+// already shown, until ctx ends.
+func showNotifies(ctx context.Context, s *peers.SIPp, last string) {
+	seen := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		msgs, _ := s.Messages()
+		var notifies []string
+		for _, m := range msgs {
+			if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") {
+				notifies = append(notifies, m.Raw)
+			}
+		}
+		if seen == 0 {
+			// Skip those up to the one shown already.
+			for i, n := range notifies {
+				if n == last {
+					seen = i + 1
+				}
+			}
+			if seen == 0 {
+				continue
+			}
+		}
+		for ; seen < len(notifies); seen++ {
+			say("presence: sipp (bob) received:\n%s", indent(notifies[seen]))
+		}
+	}
+}
+
 func indent(s string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n") {
@@ -260,3 +370,6 @@ func indent(s string) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// say prints a line of the demo's own narration.
+func say(format string, args ...any) { fmt.Printf("demo | "+format+"\n", args...) }
