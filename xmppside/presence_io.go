@@ -114,6 +114,14 @@ var subscriptionOps = map[string]cpim.SubscriptionOp{
 func (c *Component) handlePresence(t xmlstream.TokenReadEncoder, start *xml.StartElement) {
 	w, err := readPresence(t, start)
 	if err != nil {
+		// As for messages: a stanza over the limit is refused (never an
+		// error to an error, ERR-08); XML that is not well-formed ends
+		// the stream (RFC 6120 §11.1), which mellium does after we return.
+		if errors.Is(err, errStanzaTooLarge) && w.Type != "error" {
+			c.reply(t, "presence", w.From, w.To, w.ID, &cpim.Error{Condition: cpim.PolicyViolation, Text: "presence too large"})
+			c.log.Warn("presence too large", "from", w.From, "to", w.To, "type", w.Type)
+			return
+		}
 		c.log.Warn("unreadable presence", "err", err, "from", w.From)
 		return
 	}

@@ -285,3 +285,27 @@ func noteOf(e any) string {
 	}
 	return tu.Resource + " " + tu.Notes[0].Text
 }
+
+// TestStanzaTooLarge: a message or presence whose text exceeds the
+// component's limit is refused with policy-violation and its id (the
+// gateway never buffers it), and the stream carries on with the next
+// stanza.
+func TestStanzaTooLarge(t *testing.T) {
+	_, conn, pr := startWithPresence(t)
+	big := strings.Repeat("x", maxStanzaText+1)
+	for _, tc := range []struct{ kind, stanza string }{
+		{"message", `<message from='alice@xmpp.example.test/a' to='bob@sip.example.test' id='big-m'><body>` + big + `</body></message>`},
+		{"presence", `<presence from='alice@xmpp.example.test/a' to='bob@sip.example.test' id='big-p'><status>` + big + `</status></presence>`},
+	} {
+		conn.write(tc.stanza)
+		s := conn.expect(t)
+		if s.Name != tc.kind || s.Attr["type"] != "error" || s.Attr["id"] != "big-"+tc.kind[:1] ||
+			s.Attr["to"] != "alice@xmpp.example.test/a" || !strings.Contains(s.Inner, "<policy-violation") {
+			t.Errorf("%s: got %s %v %s", tc.kind, s.Name, s.Attr, s.Inner)
+		}
+	}
+	conn.write(`<presence from='alice@xmpp.example.test/a' to='bob@sip.example.test'><status>small</status></presence>`)
+	if got := noteOf(pr.next(t)); got != "a small" {
+		t.Errorf("after the large stanzas: %q", got)
+	}
+}
