@@ -302,18 +302,6 @@ func tupleID(resource string) string {
 	return string(b)
 }
 
-func hexValue(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
 // resourceFromTupleID returns the resource a tuple id stands for
 // (INTERWORKING.md §3.3 [D]): for an id of [tupleID]'s form the decoded
 // resource; for another id starting "ID-" the rest verbatim; for any other
@@ -335,7 +323,7 @@ func resourceFromTupleID(id string) string {
 		if i+2 >= len(rest) {
 			return rest
 		}
-		hi, lo := hexValue(rest[i+1]), hexValue(rest[i+2])
+		hi, lo := unhex(rest[i+1]), unhex(rest[i+2])
 		if hi < 0 || lo < 0 {
 			return rest
 		}
