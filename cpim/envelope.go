@@ -700,12 +700,8 @@ func appendEscaped(b []byte, s string, quoted bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b = utf8.AppendRune(b, utf8.RuneError)
-			} else {
-				b = append(b, s[i:i+n]...)
-			}
+			var n int
+			b, n = appendRune(b, s[i:])
 			i += n
 			continue
 		}
@@ -739,12 +735,8 @@ func appendFieldValue(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b = utf8.AppendRune(b, utf8.RuneError)
-			} else {
-				b = append(b, s[i:i+n]...)
-			}
+			var n int
+			b, n = appendRune(b, s[i:])
 			i += n
 			continue
 		}
@@ -755,6 +747,16 @@ func appendFieldValue(b []byte, s string) []byte {
 		i++
 	}
 	return b
+}
+
+// appendRune appends the rune s starts with (not ASCII), or U+FFFD for
+// invalid UTF-8, and returns how many bytes of s it took.
+func appendRune(b []byte, s string) ([]byte, int) {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n == 1 {
+		return utf8.AppendRune(b, utf8.RuneError), 1
+	}
+	return append(b, s[:n]...), n
 }
 
 // nsScope tracks the namespace declarations in force while walking the
