@@ -80,23 +80,7 @@ func (m *Memory) DeleteAuth(d Direction, watcher, target string) error {
 // taken when it starts; fn may call the store. It stops at fn's first
 // error and returns it.
 func (m *Memory) Auths(fn func(Auth) error) error {
-	m.mu.RLock()
-	if m.closed {
-		m.mu.RUnlock()
-		return ErrClosed
-	}
-	keys := sortedKeys(m.auths)
-	all := make([]Auth, len(keys))
-	for i, k := range keys {
-		all[i] = m.auths[k]
-	}
-	m.mu.RUnlock()
-	for _, a := range all {
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachIn(m, func() map[string]Auth { return m.auths }, fn)
 }
 
 // GetDialog returns the dialog with the given id; ok is false when there is
@@ -147,23 +131,7 @@ func (m *Memory) DeleteDialog(id string) error {
 // it starts; fn may call the store. It stops at fn's first error and
 // returns it.
 func (m *Memory) Dialogs(fn func(Dialog) error) error {
-	m.mu.RLock()
-	if m.closed {
-		m.mu.RUnlock()
-		return ErrClosed
-	}
-	keys := sortedKeys(m.dialogs)
-	all := make([]Dialog, len(keys))
-	for i, k := range keys {
-		all[i] = m.dialogs[k]
-	}
-	m.mu.RUnlock()
-	for _, d := range all {
-		if err := fn(normDialog(d)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachIn(m, func() map[string]Dialog { return m.dialogs }, func(d Dialog) error { return fn(normDialog(d)) })
 }
 
 // GetPresence returns the last presence stored for entity; ok is false when
@@ -218,6 +186,30 @@ func (m *Memory) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	m.auths, m.dialogs, m.presence = nil, nil, nil
+	return nil
+}
+
+// eachIn calls fn for every value of the table pick returns (read under the
+// lock), in key order, on a snapshot taken when it starts, so fn may call
+// the store. It stops at fn's first error and returns it.
+func eachIn[V any](m *Memory, pick func() map[string]V, fn func(V) error) error {
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return ErrClosed
+	}
+	table := pick()
+	keys := sortedKeys(table)
+	all := make([]V, len(keys))
+	for i, k := range keys {
+		all[i] = table[k]
+	}
+	m.mu.RUnlock()
+	for _, v := range all {
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
