@@ -141,14 +141,11 @@ func New(cfg Config, mapper *mapping.Mapper, h Handler, log *slog.Logger) (*Endp
 	}
 	e.subs = newSubscriptions(e)
 	srv.OnMessage(e.onMessage)
-	if s.Presence == nil {
-		srv.OnOptions(e.onOptions)
-		srv.OnNoRoute(e.onOther)
-	} else {
+	srv.OnOptions(e.onOptions)
+	srv.OnNoRoute(e.onOther)
+	if s.Presence != nil {
 		srv.OnSubscribe(e.onSubscribe)
 		srv.OnNotify(e.onNotify)
-		srv.OnOptions(e.onOptionsPresence)
-		srv.OnNoRoute(e.onOtherPresence)
 	}
 	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -351,21 +352,36 @@ func transactionID(req *sip.Request) string {
 	return id.String()
 }
 
+// allow is the Allow header value: the methods the endpoint serves (RFC
+// 3261 §20.5), SUBSCRIBE and NOTIFY too with presence on.
+func (e *Endpoint) allow() string {
+	if e.cfg.Presence != nil {
+		return allowPresence
+	}
+	return allowHeader
+}
+
 // onOptions answers OPTIONS with the capabilities of the endpoint
-// (RFC 3261 §11.2): Allow, Accept and Accept-Encoding.
+// (RFC 3261 §11.2): Allow, Accept and Accept-Encoding, and with presence
+// on Allow-Events and PIDF among the accepted types (RFC 6665 §4.1.1,
+// §4.4.4).
 func (e *Endpoint) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	r, ok := requireCheck(req)
 	if ok {
-		r = reply{status: 200, reason: "OK", why: "capabilities", level: slog.LevelDebug,
-			headers: []sip.Header{
-				sip.NewHeader("Allow", allowHeader), acceptHeader(),
-				sip.NewHeader("Accept-Encoding", "identity"),
-			}}
+		headers := []sip.Header{sip.NewHeader("Allow", e.allow())}
+		accept := mapping.AcceptedContentTypes
+		if e.cfg.Presence != nil {
+			headers = append(headers, sip.NewHeader("Allow-Events", eventPresence))
+			accept = append(slices.Clip(accept), pidfType)
+		}
+		headers = append(headers, sip.NewHeader("Accept", strings.Join(accept, ", ")),
+			sip.NewHeader("Accept-Encoding", "identity"))
+		r = reply{status: 200, reason: "OK", why: "capabilities", level: slog.LevelDebug, headers: headers}
 	}
 	e.respond(req, tx, r)
 }
 
-// onOther answers every method but MESSAGE and OPTIONS: 405 with Allow
+// onOther answers every method the endpoint does not serve: 405 with Allow
 // (RFC 3261 §8.2.1; ERR-10; sipgo's default 405 has none), 481 to a CANCEL
 // that matches no transaction (§9.2), nothing to an ACK (§17.2.3).
 func (e *Endpoint) onOther(req *sip.Request, tx sip.ServerTransaction) {
@@ -376,7 +392,7 @@ func (e *Endpoint) onOther(req *sip.Request, tx sip.ServerTransaction) {
 		e.respond(req, tx, refuse(481, "Call/Transaction Does Not Exist", "CANCEL without transaction", nil))
 	default:
 		e.respond(req, tx, refuse(405, "Method Not Allowed", "method not allowed", nil,
-			sip.NewHeader("Allow", allowHeader)))
+			sip.NewHeader("Allow", e.allow())))
 	}
 }
 

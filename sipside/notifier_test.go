@@ -707,7 +707,7 @@ func TestOptionsPresence(t *testing.T) {
 	opt.method, opt.body = "OPTIONS", ""
 	req := opt.with("CSeq", "1 OPTIONS").without("Content-Type").parse(t, "192.0.2.10:5060")
 	rec := siptest.NewServerTxRecorder(req)
-	e.onOptionsPresence(req, rec)
+	e.onOptions(req, rec)
 	h := headerMap(rec.Result()[0])
 	if h["allow"] != "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY" || h["allow-events"] != "presence" ||
 		!strings.Contains(h["accept"], "application/pidf+xml") {
@@ -717,7 +717,7 @@ func TestOptionsPresence(t *testing.T) {
 	pub.method = "PUBLISH"
 	req = pub.with("CSeq", "1 PUBLISH").parse(t, "192.0.2.10:5060")
 	rec = siptest.NewServerTxRecorder(req)
-	e.onOtherPresence(req, rec)
+	e.onOther(req, rec)
 	res := rec.Result()[0]
 	if res.StatusCode != 405 || header(res, "Allow") != "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY" {
 		t.Errorf("PUBLISH: %d Allow %q", res.StatusCode, header(res, "Allow"))

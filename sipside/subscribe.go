@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"mime"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"cpimgw/cpim"
-	"cpimgw/mapping"
 	"cpimgw/store"
 
 	"github.com/emiago/sipgo/sip"
@@ -687,36 +685,6 @@ func (e *Endpoint) presenceOf(body []byte, contentType, lang string, watcher, ta
 }
 
 // --- OPTIONS and other methods with presence on ---
-
-// onOptionsPresence answers OPTIONS like onOptions, announcing SUBSCRIBE
-// and NOTIFY in Allow and the presence package in Allow-Events (RFC 6665
-// §4.1.1, §4.4.4).
-func (e *Endpoint) onOptionsPresence(req *sip.Request, tx sip.ServerTransaction) {
-	r, ok := requireCheck(req)
-	if ok {
-		r = reply{status: 200, reason: "OK", why: "capabilities", level: slog.LevelDebug,
-			headers: []sip.Header{
-				sip.NewHeader("Allow", allowPresence),
-				sip.NewHeader("Allow-Events", eventPresence),
-				sip.NewHeader("Accept", strings.Join(append(append([]string(nil), mapping.AcceptedContentTypes...), pidfType), ", ")),
-				sip.NewHeader("Accept-Encoding", "identity"),
-			}}
-	}
-	e.respond(req, tx, r)
-}
-
-// onOtherPresence is onOther with the Allow of the presence methods.
-func (e *Endpoint) onOtherPresence(req *sip.Request, tx sip.ServerTransaction) {
-	switch {
-	case req.IsAck():
-		return
-	case req.IsCancel():
-		e.respond(req, tx, refuse(481, "Call/Transaction Does Not Exist", "CANCEL without transaction", nil))
-	default:
-		e.respond(req, tx, refuse(405, "Method Not Allowed", "method not allowed", nil,
-			sip.NewHeader("Allow", allowPresence)))
-	}
-}
 
 // logAttrs are the log attributes of a request.
 func reqAttrs(req *sip.Request) []any {
