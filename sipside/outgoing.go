@@ -283,23 +283,7 @@ func (e *Endpoint) buildRequest(s mapping.SIPMessage) (*sip.Request, string, err
 
 	req := sip.NewRequest(sip.MESSAGE, ruri)
 	req.SetTransport(transport)
-	via := &sip.ViaHeader{
-		ProtocolName:    "SIP",
-		ProtocolVersion: "2.0",
-		Transport:       transport,
-		Host:            e.cfg.Hostname,
-		Port:            e.listenPort(transport),
-		Params:          sip.HeaderParams{{K: "branch", V: newBranch()}},
-	}
-	if transport == "UDP" {
-		if src := e.udpSource(); src.IP != nil {
-			req.Laddr = src
-			if via.Host == "" && !src.IP.IsUnspecified() {
-				via.Host = src.IP.String()
-			}
-		}
-	}
-	req.AppendHeader(via)
+	e.addVia(req, transport)
 	mf := sip.MaxForwardsHeader(70)
 	if s.MaxForwards > 0 && s.MaxForwards < 70 {
 		mf = sip.MaxForwardsHeader(s.MaxForwards)
