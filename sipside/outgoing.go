@@ -52,20 +52,11 @@ func (e *Endpoint) SendMessage(ctx context.Context, m cpim.Message) error {
 	}
 	log := e.log.With("method", "MESSAGE", "from", s.From, "to", s.RequestURI, "stanza_id", s.TransactionID)
 
-	release, err := e.queues.acquire(ctx, s.RequestURI)
+	ctx, done, err := e.transaction(ctx, log, e.queues, s.RequestURI)
 	if err != nil {
-		if errors.As(err, new(errQueueFull)) {
-			log.Warn("destination queue full")
-			return &cpim.Error{Condition: cpim.ResourceConstraint, RetryAfter: time.Second, Cause: err}
-		}
-		return timeoutError(err)
+		return err
 	}
-	defer release()
-
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.TransactionTimeout)
-	defer cancel()
-	stop := context.AfterFunc(e.life, cancel)
-	defer stop()
+	defer done()
 
 	req, callID, err := e.buildRequest(s)
 	if err != nil {

@@ -74,18 +74,11 @@ func (e *Endpoint) Publish(ctx context.Context, presentity cpim.Address, p *cpim
 	if err != nil {
 		return &cpim.Error{Condition: cpim.BadRequest, Cause: fmt.Errorf("sipside: Publish: %w", err)}
 	}
-	release, err := e.subs.pubQueues.acquire(ctx, uri)
+	ctx, done, err := e.transaction(ctx, e.log.With("method", "PUBLISH", "to", uri), e.subs.pubQueues, uri)
 	if err != nil {
-		if errors.As(err, new(errQueueFull)) {
-			return &cpim.Error{Condition: cpim.ResourceConstraint, RetryAfter: time.Second, Cause: err}
-		}
-		return timeoutError(err)
+		return err
 	}
-	defer release()
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.TransactionTimeout)
-	defer cancel()
-	stop := context.AfterFunc(e.life, cancel)
-	defer stop()
+	defer done()
 
 	pb, err := e.publicationOf(uri, a, p != nil)
 	if err != nil || pb == nil {

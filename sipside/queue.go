@@ -2,7 +2,12 @@ package sipside
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
+	"time"
+
+	"cpimgw/cpim"
 )
 
 // destQueues serialises the MESSAGE requests to each destination URI: RFC
@@ -107,4 +112,27 @@ func (q *destQueues) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.m)
+}
+
+// transaction waits for dest's turn on q, then returns the context of the
+// request's transaction, bounded by TransactionTimeout and ended when the
+// endpoint stops, and done, which ends it and passes the turn on. A full
+// queue is resource-constraint with Retry-After 1 s, logged on log; ctx
+// ending while the caller waits is remote-server-timeout.
+func (e *Endpoint) transaction(ctx context.Context, log *slog.Logger, q *destQueues, dest string) (_ context.Context, done func(), _ error) {
+	release, err := q.acquire(ctx, dest)
+	if err != nil {
+		if errors.As(err, new(errQueueFull)) {
+			log.Warn("destination queue full")
+			return nil, nil, &cpim.Error{Condition: cpim.ResourceConstraint, RetryAfter: time.Second, Cause: err}
+		}
+		return nil, nil, timeoutError(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.TransactionTimeout)
+	stop := context.AfterFunc(e.life, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		release()
+	}, nil
 }
