@@ -62,25 +62,9 @@ func (c *Core) publishPresence(ctx context.Context, in cpim.Presence) error {
 	}
 	s.view, s.known = next, true
 	c.putPresence(key, next)
-	if s.flush != nil {
-		return nil
-	}
-	now := c.now()
-	if c.interval < 0 || s.last.IsZero() || now.Sub(s.last) >= c.interval {
+	c.coalesce(ctx, &s.mu, s.last, &s.flush, func(ctx context.Context, now time.Time) {
 		c.sendPublish(ctx, s, now)
-		return nil
-	}
-	var t *task
-	t = c.sched.add(s.last.Add(c.interval), func(ctx context.Context) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.flush != t {
-			return
-		}
-		s.flush = nil
-		c.sendPublish(ctx, s, c.now())
 	})
-	s.flush = t
 	return nil
 }
 

@@ -2,6 +2,7 @@ package presence
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"cpimgw/cpim"
@@ -195,27 +196,39 @@ func (c *Core) sPresence(ctx context.Context, in cpim.Presence) error {
 // scheduled at the end of the current window (RFC 3856 §6.10). Called with
 // p.mu held.
 func (c *Core) sNotify(ctx context.Context, p *pair) {
-	if p.sFlush != nil {
+	c.coalesce(ctx, &p.mu, p.sLastNotify, &p.sFlush, func(ctx context.Context, now time.Time) {
+		if p.sAuth == store.AuthGranted && p.sView != nil {
+			c.sendActive(ctx, p, now)
+		}
+	})
+}
+
+// coalesce rate-limits sends to one per interval (RFC 3856 §6.10): it
+// calls send now when the last send (last) is at least interval ago, and
+// otherwise makes sure one send is scheduled at the end of the window; a
+// send already scheduled takes the change along (it sends the state
+// current then). mu guards *flush and the state send reads; coalesce is
+// called, and send runs, with mu held.
+func (c *Core) coalesce(ctx context.Context, mu sync.Locker, last time.Time, flush **task, send func(context.Context, time.Time)) {
+	if *flush != nil {
 		return // merged: the flush sends the state current then
 	}
 	now := c.now()
-	if c.interval < 0 || p.sLastNotify.IsZero() || now.Sub(p.sLastNotify) >= c.interval {
-		c.sendActive(ctx, p, now)
+	if c.interval < 0 || last.IsZero() || now.Sub(last) >= c.interval {
+		send(ctx, now)
 		return
 	}
 	var t *task
-	t = c.sched.add(p.sLastNotify.Add(c.interval), func(ctx context.Context) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.sFlush != t {
+	t = c.sched.add(last.Add(c.interval), func(ctx context.Context) {
+		mu.Lock()
+		defer mu.Unlock()
+		if *flush != t {
 			return
 		}
-		p.sFlush = nil
-		if p.sAuth == store.AuthGranted && p.sView != nil {
-			c.sendActive(ctx, p, c.now())
-		}
+		*flush = nil
+		send(ctx, c.now())
 	})
-	p.sFlush = t
+	*flush = t
 }
 
 // sendActive sends NOTIFY active with U's full state. Called with p.mu held.
