@@ -41,32 +41,35 @@ func refuse(status int, reason, why string, err error, headers ...sip.Header) re
 // as sipgo requires (LIBRARY-NOTES §1.3), and answers 2xx only after the
 // Handler accepted the message onto the XMPP stream.
 func (e *Endpoint) onMessage(req *sip.Request, tx sip.ServerTransaction) {
-	if !e.enter(req, tx) {
+	ctx, leave, ok := e.enter(req, tx)
+	if !ok {
 		return
 	}
-	defer e.inflight.Done()
-
-	ctx, cancel := context.WithTimeout(e.life, e.cfg.TransactionTimeout)
-	defer cancel()
-	tx.OnTerminate(func(string, error) { cancel() })
+	defer leave()
 	e.respond(req, tx, e.serveMessage(ctx, req))
 }
 
 // enter admits a request to be served: while the endpoint shuts down it
 // answers 503 + Retry-After itself and returns false. Otherwise the request
-// counts as in flight (Run waits for it) until the caller calls
-// e.inflight.Done.
-func (e *Endpoint) enter(req *sip.Request, tx sip.ServerTransaction) bool {
+// counts as in flight (Run waits for it) until the caller calls leave, and
+// ctx is its context: it ends with the server transaction, after
+// TransactionTimeout, or when the endpoint stops.
+func (e *Endpoint) enter(req *sip.Request, tx sip.ServerTransaction) (ctx context.Context, leave func(), ok bool) {
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
 		e.respond(req, tx, reply{status: 503, reason: "Service Unavailable", why: "shutting down",
 			level: slog.LevelInfo, headers: []sip.Header{sip.NewHeader("Retry-After", "5")}})
-		return false
+		return nil, nil, false
 	}
 	e.inflight.Add(1) // under e.mu: Run's Wait starts only after closing is set
 	e.mu.Unlock()
-	return true
+	ctx, cancel := context.WithTimeout(e.life, e.cfg.TransactionTimeout)
+	tx.OnTerminate(func(string, error) { cancel() })
+	return ctx, func() {
+		cancel()
+		e.inflight.Done()
+	}, true
 }
 
 // serveMessage runs the checks of INTERWORKING.md §5.4 in order, maps the

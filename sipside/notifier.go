@@ -62,14 +62,11 @@ type subscribeRequest struct {
 // user (RFC 6665 §4.2.1.1, SUB-11): the PresenceHandler decides at once,
 // pending when it must ask.
 func (e *Endpoint) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
-	if !e.enter(req, tx) {
+	ctx, leave, ok := e.enter(req, tx)
+	if !ok {
 		return
 	}
-	defer e.inflight.Done()
-
-	ctx, cancel := context.WithTimeout(e.life, e.cfg.TransactionTimeout)
-	defer cancel()
-	tx.OnTerminate(func(string, error) { cancel() })
+	defer leave()
 	e.serveSubscribe(ctx, req, tx)
 }
 

@@ -500,10 +500,11 @@ func (s *subscriptions) restoreSubscriber(d *dialog, now time.Time) {
 
 // onNotify serves a NOTIFY in a subscriber dialog (RFC 6665 §4.1.3).
 func (e *Endpoint) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	if !e.enter(req, tx) {
+	_, leave, ok := e.enter(req, tx)
+	if !ok {
 		return
 	}
-	defer e.inflight.Done()
+	defer leave()
 	e.respond(req, tx, e.serveNotify(req))
 }
 
