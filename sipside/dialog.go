@@ -395,24 +395,15 @@ func (e *Endpoint) exchange(ctx context.Context, d *dialog, method sip.RequestMe
 			useFlow = false
 			continue
 		}
-		if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && e.cfg.Username != "" {
-			r, aerr := e.authenticate(ctx, req, res)
+		log := e.log.With("method", string(method), "call_id", v.callID)
+		return e.challenged(ctx, log, req, res, err, func(seq uint32) {
 			s.mu.Lock()
-			moved := d.observeCSeq(req.CSeq().SeqNo)
+			moved := d.observeCSeq(seq)
 			s.mu.Unlock()
 			if moved {
 				s.persist(d)
 			}
-			switch {
-			case aerr == nil:
-				res = r
-			case isTransactionError(ctx, aerr):
-				err = aerr
-			default:
-				e.log.Warn("cannot answer the challenge", "method", string(method), "call_id", v.callID, "status", res.StatusCode, "err", aerr)
-			}
-		}
-		return res, err
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,22 +66,11 @@ func (e *Endpoint) SendMessage(ctx context.Context, m cpim.Message) error {
 	}
 	log = log.With("call_id", callID)
 	res, err := e.send(ctx, req)
-	if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && e.cfg.Username != "" {
-		r, aerr := e.authenticate(ctx, req, res)
+	res, err = e.challenged(ctx, log, req, res, err, func(seq uint32) {
 		if s.CallID == callID {
-			e.cseq.observe(callID, req.CSeq().SeqNo)
+			e.cseq.observe(callID, seq)
 		}
-		switch {
-		case aerr == nil:
-			res = r
-		case isTransactionError(ctx, aerr):
-			err = aerr
-		default:
-			// The challenge could not be answered (no or unreadable
-			// WWW-Authenticate): the challenge is the final response.
-			log.Warn("cannot answer the challenge", "status", res.StatusCode, "err", aerr)
-		}
-	}
+	})
 	if err != nil {
 		log.Info("no final response", "status", 0, "err", err)
 		var ce *cpim.Error
@@ -197,6 +187,30 @@ func (e *Endpoint) send(ctx context.Context, req *sip.Request) (*sip.Response, e
 // Authorization or Proxy-Authorization header, increments CSeq and sends
 // it in a new transaction (new branch). A second challenge is returned as
 // the final response.
+// challenged answers a 401/407 to req with the configured credentials
+// (RFC 3261 §22.2), if any, and returns the final response to the
+// authenticated request, or the transaction's failure. A challenge that
+// cannot be answered (no or unreadable WWW-Authenticate) is itself the
+// final response, logged on log. observe learns the CSeq the
+// authenticated request used, for the caller's CSeq bookkeeping. Any other
+// res and err are returned as they are.
+func (e *Endpoint) challenged(ctx context.Context, log *slog.Logger, req *sip.Request, res *sip.Response, err error, observe func(cseq uint32)) (*sip.Response, error) {
+	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) || e.cfg.Username == "" {
+		return res, err
+	}
+	r, aerr := e.authenticate(ctx, req, res)
+	observe(req.CSeq().SeqNo)
+	switch {
+	case aerr == nil:
+		return r, nil
+	case isTransactionError(ctx, aerr):
+		return res, aerr
+	default:
+		log.Warn("cannot answer the challenge", "status", res.StatusCode, "err", aerr)
+		return res, nil
+	}
+}
+
 func (e *Endpoint) authenticate(ctx context.Context, req *sip.Request, res *sip.Response) (*sip.Response, error) {
 	auth := sipgo.DigestAuth{Username: e.cfg.Username, Password: e.cfg.Password}
 	r, err := e.cli.DoDigestAuth(ctx, req, res, auth)

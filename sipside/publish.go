@@ -319,19 +319,9 @@ func (e *Endpoint) sendPublish(ctx context.Context, pb *publication, etag string
 	}
 	req.SetBody(body)
 	res, err := e.send(ctx, req)
-	if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && e.cfg.Username != "" {
-		r, aerr := e.authenticate(ctx, req, res)
+	return e.challenged(ctx, e.log.With("method", "PUBLISH"), req, res, err, func(seq uint32) {
 		s.mu.Lock()
-		pb.cseq = max(pb.cseq, req.CSeq().SeqNo)
+		pb.cseq = max(pb.cseq, seq)
 		s.mu.Unlock()
-		switch {
-		case aerr == nil:
-			res = r
-		case isTransactionError(ctx, aerr):
-			err = aerr
-		default:
-			e.log.Warn("cannot answer the challenge", "method", "PUBLISH", "status", res.StatusCode, "err", aerr)
-		}
-	}
-	return res, err
+	})
 }
