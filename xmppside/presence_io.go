@@ -294,11 +294,7 @@ func (c *Component) SendSubscription(ctx context.Context, s cpim.Subscription) e
 	if _, ok := subscriptionOps[string(s.Op)]; !ok {
 		return fmt.Errorf("xmppside: unknown subscription operation %q", s.Op)
 	}
-	fj, err := c.mapper.JID(from.Bare())
-	if err != nil {
-		return err
-	}
-	tj, err := c.mapper.JID(to.Bare())
+	fj, tj, err := c.bareJIDs(from, to)
 	if err != nil {
 		return err
 	}
@@ -313,15 +309,20 @@ func (c *Component) SendSubscription(ctx context.Context, s cpim.Subscription) e
 	return c.send(ctx, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "presence"}, Attr: attrs}))
 }
 
+// bareJIDs maps the bare addresses of from and to to JIDs.
+func (c *Component) bareJIDs(from, to cpim.Address) (fj, tj jid.JID, err error) {
+	if fj, err = c.mapper.JID(from.Bare()); err != nil {
+		return
+	}
+	tj, err = c.mapper.JID(to.Bare())
+	return
+}
+
 // SendPresenceError sends a presence of type error from a SIP user to an
 // XMPP user, answering a subscription request the SIP network refused
 // (RFC 3922 §6.1: an unknown SIP user is item-not-found).
 func (c *Component) SendPresenceError(ctx context.Context, from, to cpim.Address, id string, e *cpim.Error) error {
-	fj, err := c.mapper.JID(from.Bare())
-	if err != nil {
-		return err
-	}
-	tj, err := c.mapper.JID(to.Bare())
+	fj, tj, err := c.bareJIDs(from, to)
 	if err != nil {
 		return err
 	}

@@ -53,20 +53,9 @@ func isStanzaNS(space string) bool {
 // readMessage decodes the <message/> whose start tag is start from r (the
 // rest of the element). Unknown children are kept as opaque extensions.
 func readMessage(r xml.TokenReader, start *xml.StartElement) (*wireMessage, error) {
-	m := &wireMessage{}
-	for _, a := range start.Attr {
-		switch {
-		case a.Name.Local == "from" && a.Name.Space == "":
-			m.From = a.Value
-		case a.Name.Local == "to" && a.Name.Space == "":
-			m.To = a.Value
-		case a.Name.Local == "id" && a.Name.Space == "":
-			m.ID = a.Value
-		case a.Name.Local == "type" && a.Name.Space == "":
-			m.Type = a.Value
-		case a.Name.Local == "lang" && (a.Name.Space == nsXML || a.Name.Space == "xml"):
-			m.Lang = a.Value
-		}
+	m := &wireMessage{
+		From: attrValue(start, "from"), To: attrValue(start, "to"),
+		ID: attrValue(start, "id"), Type: attrValue(start, "type"), Lang: langOf(*start),
 	}
 	budget := maxStanzaText
 	for {
