@@ -201,7 +201,7 @@ presence:
 	if err := alice.SendMessage(ctx, "bob@"+sipDomain, "demo-1", "en", "Hi Bob, Alice here on XMPP.", ""); err != nil {
 		return err
 	}
-	raw, err := waitReceived(ctx, bob)
+	raw, err := waitTraced(ctx, bob, "MESSAGE", func(raw string) bool { return strings.HasPrefix(raw, "MESSAGE ") })
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,9 @@ presence:
 	if err := alice.SendRaw(ctx, `<presence type='subscribed' to='bob@`+sipDomain+`'/>`); err != nil {
 		return err
 	}
-	raw, err = waitNotify(ctx, watch)
+	raw, err = waitTraced(ctx, watch, "NOTIFY with alice's presence", func(raw string) bool {
+		return strings.HasPrefix(raw, "NOTIFY ") && strings.Contains(raw, "Subscription-State: active") && strings.Contains(raw, "<presence")
+	})
 	if err != nil {
 		return err
 	}
@@ -267,8 +269,9 @@ demo | Press Ctrl-C to stop.
 	return nil
 }
 
-// waitReceived waits until sipp traced a received MESSAGE and returns it.
-func waitReceived(ctx context.Context, s *peers.SIPp) (string, error) {
+// waitTraced waits up to 10 s until sipp traced a received message that
+// match accepts, and returns it; what names it in the error.
+func waitTraced(ctx context.Context, s *peers.SIPp, what string, match func(raw string) bool) (string, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		msgs, err := s.Messages()
@@ -276,7 +279,7 @@ func waitReceived(ctx context.Context, s *peers.SIPp) (string, error) {
 			return "", err
 		}
 		for _, m := range msgs {
-			if m.Received && strings.HasPrefix(m.Raw, "MESSAGE ") {
+			if m.Received && match(m.Raw) {
 				return m.Raw, nil
 			}
 		}
@@ -286,7 +289,7 @@ func waitReceived(ctx context.Context, s *peers.SIPp) (string, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return "", errors.New("sipp (bob) received no MESSAGE: is the trace flushed? see the gateway log")
+	return "", fmt.Errorf("sipp (bob) received no %s: see the gateway log", what)
 }
 
 // awaitSubscribe waits until the XMPP client receives a subscription
@@ -303,30 +306,6 @@ func awaitSubscribe(ctx context.Context, c *peers.Client, from string) error {
 			return nil
 		}
 	}
-}
-
-// waitNotify waits until sipp traced a received NOTIFY of an active
-// subscription with a body, and returns it.
-func waitNotify(ctx context.Context, s *peers.SIPp) (string, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		msgs, err := s.Messages()
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		for _, m := range msgs {
-			if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") && strings.Contains(m.Raw, "Subscription-State: active") &&
-				strings.Contains(m.Raw, "<presence") {
-				return m.Raw, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return "", errors.New("sipp (bob) received no NOTIFY with alice's presence: see the gateway log")
 }
 
 // showNotifies prints each NOTIFY sipp (bob) receives after the one
