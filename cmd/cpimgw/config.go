@@ -260,16 +260,8 @@ func (c *Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(c.XMPP.Server); err != nil {
 		bad("xmpp.server", "%q: want host:port", c.XMPP.Server)
 	}
-	switch {
-	case c.XMPP.Secret != "" && c.XMPP.SecretFile != "":
-		bad("xmpp.secret_file", "give either secret or secret_file, not both")
-	case c.XMPP.SecretFile != "":
-		s, err := readSecret(c.XMPP.SecretFile)
-		if err != nil {
-			bad("xmpp.secret_file", "%v", err)
-		}
-		c.XMPP.Secret = s
-	case c.XMPP.Secret == "":
+	secretFrom(bad, "xmpp", "secret", &c.XMPP.Secret, c.XMPP.SecretFile)
+	if c.XMPP.Secret == "" && c.XMPP.SecretFile == "" {
 		bad("xmpp.secret", "required (or secret_file): the component secret")
 	}
 	for _, d := range []struct {
@@ -327,16 +319,7 @@ func (c *Config) Validate() error {
 	if c.SIP.MaxMessageSize < 0 {
 		bad("sip.max_message_size", "must not be negative")
 	}
-	switch {
-	case c.SIP.Password != "" && c.SIP.PasswordFile != "":
-		bad("sip.password_file", "give either password or password_file, not both")
-	case c.SIP.PasswordFile != "":
-		s, err := readSecret(c.SIP.PasswordFile)
-		if err != nil {
-			bad("sip.password_file", "%v", err)
-		}
-		c.SIP.Password = s
-	}
+	secretFrom(bad, "sip", "password", &c.SIP.Password, c.SIP.PasswordFile)
 	if c.SIP.Password != "" && c.SIP.Username == "" {
 		bad("sip.username", "required with a password")
 	}
@@ -412,6 +395,22 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q: want text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// secretFrom reads the secret name of section (e.g. "xmpp", "secret")
+// from file (name_file) into *value, unless *value is given inline;
+// giving both is an error.
+func secretFrom[S ~string](bad func(path, format string, args ...any), section, name string, value *S, file string) {
+	switch {
+	case *value != "" && file != "":
+		bad(section+"."+name+"_file", "give either %s or %s_file, not both", name, name)
+	case file != "":
+		s, err := readSecret(file)
+		if err != nil {
+			bad(section+"."+name+"_file", "%v", err)
+		}
+		*value = S(s)
+	}
 }
 
 // isDomain accepts a DNS name (letters, digits, hyphens, dots; U-labels
