@@ -378,23 +378,30 @@ func (c *Core) xmppSide() XMPPSide {
 // sendSub sends a subscription stanza; Watcher and Target are made bare
 // (SUB-29). A failure is logged: the sides report their own errors and
 // there is nobody to answer.
-func (c *Core) sendSub(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address) {
-	c.sendSubID(ctx, op, watcher, target, "")
+func (c *Core) sendSub(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address) error {
+	return c.sendSubID(ctx, op, watcher, target, "")
 }
 
 // sendSubID is sendSub for a stanza answering one with the given id (RFC
 // 6121 §4.3.2.1: the answer to a probe SHOULD mirror its id).
-func (c *Core) sendSubID(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address, id string) {
+func (c *Core) sendSubID(ctx context.Context, op cpim.SubscriptionOp, watcher, target cpim.Address, id string) error {
 	s := cpim.Subscription{Op: op, Watcher: watcher.Bare(), Target: target.Bare(), ID: id}
 	x := c.xmppSide()
 	if x == nil {
 		c.log.Warn("XMPP side not connected; subscription stanza dropped", "op", string(op), "from", watcher.String(), "to", target.String())
-		return
+		return errNoXMPP
 	}
-	if err := x.SendSubscription(ctx, s); err != nil {
+	err := x.SendSubscription(ctx, s)
+	if err != nil {
 		c.log.Warn("sending a subscription stanza failed", "op", string(op), "watcher", watcher.String(), "target", target.String(), "err", err)
 	}
+	return err
 }
+
+// errNoXMPP is the failure of a stanza sent before the XMPP side is
+// connected to the core.
+var errNoXMPP = &cpim.Error{Condition: cpim.ServiceUnavailable, Status: 503, RetryAfter: 5 * time.Second,
+	Text: "XMPP side not connected"}
 
 // sendPresence sends entity's presence to watcher (both bare; PRS-16: the
 // watcher of the pair is the only recipient).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,13 +77,19 @@ func (f *fakeSIP) Publish(ctx context.Context, pr cpim.Address, p *cpim.Presence
 
 // fakeXMPP records XMPPSide calls: "presence entity→watcher tuples",
 // "<op> from→to" (in stanza direction), "error <condition> from→to".
-type fakeXMPP struct{ log *callLog }
+type fakeXMPP struct {
+	log  *callLog
+	down atomic.Pointer[cpim.Error] // when set, SendSubscription fails with it (the link is down)
+}
 
 func (f *fakeXMPP) SendPresence(ctx context.Context, p cpim.Presence) error {
 	f.log.add("presence %s→%s %s", p.Entity, p.Watcher, fmtPresence(&p))
 	return nil
 }
 func (f *fakeXMPP) SendSubscription(ctx context.Context, s cpim.Subscription) error {
+	if e := f.down.Load(); e != nil {
+		return e
+	}
 	from, to := s.Watcher, s.Target
 	if s.Op == cpim.Subscribed || s.Op == cpim.Unsubscribed {
 		from, to = to, from
@@ -179,6 +186,7 @@ type harness struct {
 	log   *callLog
 	sip   *fakeSIP
 	xmpp  XMPPSide
+	fx    *fakeXMPP // the fake behind xmpp
 	sipEv SIPEvents
 	xEv   XMPPEvents
 	stop  func() // stops Run and waits for it; idempotent
@@ -202,9 +210,11 @@ func newHarness(t *testing.T, o opts) *harness {
 	}
 	h.sip = &fakeSIP{log: h.log}
 	if o.noErrors {
-		h.xmpp = &fakeXMPP{log: h.log}
+		h.fx = &fakeXMPP{log: h.log}
+		h.xmpp = h.fx
 	} else {
-		h.xmpp = &fakeXMPPErr{fakeXMPP{log: h.log}}
+		fe := &fakeXMPPErr{fakeXMPP{log: h.log}}
+		h.fx, h.xmpp = &fe.fakeXMPP, fe
 	}
 	cfg := o.cfg
 	cfg.Store, cfg.Now = h.st, h.clk.Now

@@ -53,7 +53,13 @@ func (c *Core) sSubscribeRequest(ctx context.Context, s cpim.Subscription) (cpim
 				return cpim.Notification{}, err
 			}
 		}
-		c.sendSub(ctx, cpim.Subscribe, p.c, p.u)
+		if err := c.sendSub(ctx, cpim.Subscribe, p.c, p.u); err != nil {
+			// The user was not asked (the XMPP link is down, say): refuse
+			// the SUBSCRIBE with the failure (503 + Retry-After) rather
+			// than leave the watcher pending on a question nobody got.
+			// The authorization stays pending: the next SUBSCRIBE asks.
+			return cpim.Notification{}, err
+		}
 		p.sAsked = true
 		return cpim.Notification{State: cpim.SubPending}, nil
 	case cpim.Unsubscribe:

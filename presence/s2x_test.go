@@ -33,6 +33,19 @@ func TestS2XRows(t *testing.T) {
 			h.expect(subscribRJ)
 			h.wantAuth(store.S2X, romeo, juliet, store.AuthPending)
 		}},
+		{"XMPP link down: the SUBSCRIBE is refused with its 503 + Retry-After, never left pending unasked; the next one asks", opts{}, func(h *harness) {
+			down := &cpim.Error{Condition: cpim.ServiceUnavailable, Status: 503, RetryAfter: 5 * time.Second}
+			h.fx.down.Store(down)
+			_, err := h.sipEv.SubscribeRequest(h.ctx, cpim.Subscription{Op: cpim.Subscribe, Watcher: romeo, Target: juliet, ID: "dlg-1"})
+			if !errors.Is(err, down) {
+				h.t.Errorf("SubscribeRequest with the link down: %v, want the XMPP side's error", err)
+			}
+			h.expect()
+			h.fx.down.Store(nil)
+			h.wantNotification(h.subscribeReq(cpim.Subscribe, false), "pending (no body)")
+			h.expect(subscribRJ)
+			h.wantAuth(store.S2X, romeo, juliet, store.AuthPending)
+		}},
 		{"accepted → immediately NOTIFY active with PIDF when U already authorized C (6665 §4.2.1.2)", opts{}, func(h *harness) {
 			h.s2xGranted()
 			h.pres(juliet, "balcony", "away", romeo, "on the balcony")

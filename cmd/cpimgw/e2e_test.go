@@ -565,8 +565,8 @@ func TestE2EXMPPToSIP(t *testing.T) {
 	})
 }
 
-// TestE2EProsodyRestart: while Prosody is down, SIP MESSAGEs are answered
-// 503 with Retry-After and none gets a 2xx; once Prosody is back the
+// TestE2EProsodyRestart: while Prosody is down, SIP MESSAGEs and a
+// presence SUBSCRIBE are answered 503 with Retry-After and none gets a 2xx; once Prosody is back the
 // component reconnects within the backoff bound and traffic flows.
 func TestE2EProsodyRestart(t *testing.T) {
 	s := newStack(t, stackOptions{})
@@ -593,6 +593,24 @@ func TestE2EProsodyRestart(t *testing.T) {
 	}
 	if ra := response(t, p).GetHeader("Retry-After"); ra == nil {
 		t.Error("503 without Retry-After (CMP-08)")
+	}
+	// A SIP watcher's SUBSCRIBE gets the same answer: the gateway cannot
+	// ask alice, so it does not accept a subscription she never hears of.
+	subXML, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:carol@" + sipDomain + ">",
+		Expect: 503}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := peers.StartSIPp(peers.SIPpOptions{Dir: s.dir, Name: "down-sub", Scenario: subXML,
+		Remote: s.sipAddr, Calls: 1, TraceMsg: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := ps.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("sipp SUBSCRIBE: exit %d %v: %s", code, err, ps.Errors())
+	}
+	if ra := response(t, ps).GetHeader("Retry-After"); ra == nil {
+		t.Error("503 to SUBSCRIBE without Retry-After")
 	}
 
 	restarted := time.Now()
