@@ -185,19 +185,12 @@ type bench struct {
 
 func benchmark(ctx context.Context, o options) error {
 	start := time.Now()
-	if _, err := os.Stat(o.gateway); err != nil {
-		return fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
-	}
-	dir, err := os.MkdirTemp("", "cpimgw-bench-")
+	b, done, err := newBench(o, "cpimgw-bench-")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		defer fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	b := &bench{o: o, dir: dir, clkTck: clockTicks()}
+	defer done()
+	dir := b.dir
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
 	}
@@ -375,6 +368,24 @@ log:
 		progress("report written to %s", o.out)
 	}
 	return nil
+}
+
+// newBench checks that the gateway is built and makes the work directory
+// of a run (prefix begins its name). done removes the directory or, with
+// -keep, says where it is.
+func newBench(o options, prefix string) (b *bench, done func(), err error) {
+	if _, err := os.Stat(o.gateway); err != nil {
+		return nil, nil, fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	if o.keep {
+		done = func() { fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir) }
+	}
+	return &bench{o: o, dir: dir, clkTck: clockTicks()}, done, nil
 }
 
 // nextTag returns a fresh step tag: every body carries its step's tag, so

@@ -112,21 +112,13 @@ type pairsRun struct {
 
 func presenceBenchmark(ctx context.Context, o options) error {
 	start := time.Now()
-	if _, err := os.Stat(o.gateway); err != nil {
-		return fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
-	}
-	dir, err := os.MkdirTemp("", "cpimgw-pbench-")
+	b, done, err := newBench(o, "cpimgw-pbench-")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		defer fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	pb := &pbench{bench: &bench{o: o, dir: dir, clkTck: clockTicks()},
-		user: cpim.Address{Local: presenceUser, Domain: xmppDomain}, interval: presence.DefaultNotifyInterval}
-	b := pb.bench
+	defer done()
+	dir := b.dir
+	pb := &pbench{bench: b, user: cpim.Address{Local: presenceUser, Domain: xmppDomain}, interval: presence.DefaultNotifyInterval}
 
 	password, compSecret := secret(), secret()
 	plog, err := os.Create(filepath.Join(dir, "prosody.log"))
