@@ -195,45 +195,16 @@ func benchmark(ctx context.Context, o options) error {
 		fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
 	}
 
-	// Prosody with the sending and the receiving user. The component
-	// secret is random; Prosody's log goes to a file, and the line of the
-	// component's successful handshake tells that the gateway is up (the
-	// gateway itself logs at warn, so it does not say so).
+	// Prosody with the sending and the receiving user. The line of the
+	// component's successful handshake in Prosody's log tells that the
+	// gateway is up (the gateway itself logs at warn, so it does not say
+	// so).
 	users := map[string]string{"alice": secret(), "carol": secret()}
-	compSecret := secret()
-	plog, err := os.Create(filepath.Join(dir, "prosody.log"))
+	componentUp, stopProsody, err := b.startProsody(ctx, users)
 	if err != nil {
 		return err
 	}
-	defer plog.Close()
-	componentUp := make(chan struct{})
-	var upOnce sync.Once
-	var plogMu sync.Mutex
-	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: compSecret},
-		Users:      users,
-		Logf: func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			plogMu.Lock()
-			fmt.Fprintln(plog, line)
-			plogMu.Unlock()
-			switch {
-			case strings.Contains(line, "External component successfully authenticated"):
-				b.linked.Store(true)
-				upOnce.Do(func() { close(componentUp) })
-			case strings.Contains(line, "component disconnected"):
-				b.linked.Store(false)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.prosody.Start(ctx); err != nil {
-		return err
-	}
-	defer b.prosody.Stop()
+	defer stopProsody()
 
 	sipPort, err := peers.FreePort()
 	if err != nil {
@@ -258,7 +229,7 @@ routes:
 # warn: one info line per message would measure the logger.
 log:
   level: warn
-`, sipDomain, b.prosody.ComponentAddr(), compSecret, b.sipAddr, b.sipAddr, b.uasPort, xmppDomain, sipDomain)
+`, sipDomain, b.prosody.ComponentAddr(), b.prosodySecret(), b.sipAddr, b.sipAddr, b.uasPort, xmppDomain, sipDomain)
 	cfgPath := filepath.Join(dir, "cpimgw.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -387,6 +358,53 @@ func newBench(o options, prefix string) (b *bench, done func(), err error) {
 	}
 	return &bench{o: o, dir: dir, clkTck: clockTicks()}, done, nil
 }
+
+// startProsody starts Prosody with users and the gateway's component, whose
+// secret is random. Prosody's log goes to a file in the work directory and
+// is followed for the component link: b.linked tells whether it is up, and
+// up is closed at its first handshake. stop stops Prosody and closes its
+// log.
+func (b *bench) startProsody(ctx context.Context, users map[string]string) (up <-chan struct{}, stop func(), err error) {
+	plog, err := os.Create(filepath.Join(b.dir, "prosody.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	componentUp := make(chan struct{})
+	var upOnce sync.Once
+	var plogMu sync.Mutex
+	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
+		Dir: filepath.Join(b.dir, "prosody"), Domain: xmppDomain,
+		Components: map[string]string{sipDomain: secret()},
+		Users:      users,
+		Logf: func(format string, args ...any) {
+			line := fmt.Sprintf(format, args...)
+			plogMu.Lock()
+			fmt.Fprintln(plog, line)
+			plogMu.Unlock()
+			switch {
+			case strings.Contains(line, "External component successfully authenticated"):
+				b.linked.Store(true)
+				upOnce.Do(func() { close(componentUp) })
+			case strings.Contains(line, "component disconnected"):
+				b.linked.Store(false)
+			}
+		},
+	})
+	if err == nil {
+		err = b.prosody.Start(ctx)
+	}
+	if err != nil {
+		plog.Close()
+		return nil, nil, err
+	}
+	return componentUp, func() {
+		b.prosody.Stop()
+		plog.Close()
+	}, nil
+}
+
+// prosodySecret is the component secret Prosody was configured with.
+func (b *bench) prosodySecret() string { return b.prosody.Opts.Components[sipDomain] }
 
 // nextTag returns a fresh step tag: every body carries its step's tag, so
 // a straggler from an earlier step is never counted in a later one.

@@ -120,37 +120,12 @@ func presenceBenchmark(ctx context.Context, o options) error {
 	dir := b.dir
 	pb := &pbench{bench: b, user: cpim.Address{Local: presenceUser, Domain: xmppDomain}, interval: presence.DefaultNotifyInterval}
 
-	password, compSecret := secret(), secret()
-	plog, err := os.Create(filepath.Join(dir, "prosody.log"))
+	password := secret()
+	_, stopProsody, err := b.startProsody(ctx, map[string]string{presenceUser: password})
 	if err != nil {
 		return err
 	}
-	defer plog.Close()
-	var plogMu sync.Mutex
-	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: compSecret},
-		Users:      map[string]string{presenceUser: password},
-		Logf: func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			plogMu.Lock()
-			fmt.Fprintln(plog, line)
-			plogMu.Unlock()
-			switch {
-			case strings.Contains(line, "External component successfully authenticated"):
-				b.linked.Store(true)
-			case strings.Contains(line, "component disconnected"):
-				b.linked.Store(false)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.prosody.Start(ctx); err != nil {
-		return err
-	}
-	defer b.prosody.Stop()
+	defer stopProsody()
 
 	var ports [3]int
 	for i := range ports {
@@ -322,9 +297,6 @@ log:
   level: info
 `, sipDomain, pb.prosody.ComponentAddr(), pb.prosodySecret(), pb.sipAddr, xmppDomain, sipDomain, stateDir)
 }
-
-// prosodySecret is the component secret Prosody was configured with.
-func (pb *pbench) prosodySecret() string { return pb.prosody.Opts.Components[sipDomain] }
 
 // start runs the gateway and waits for its restore and readiness lines.
 func (pb *pbench) start(ctx context.Context, n int, name string) (startup, error) {
