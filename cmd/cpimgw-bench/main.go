@@ -191,9 +191,6 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	defer done()
 	dir := b.dir
-	progress := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
-	}
 
 	// Prosody with the sending and the receiving user. The line of the
 	// component's successful handshake in Prosody's log tells that the
@@ -266,26 +263,15 @@ log:
 	progress("Prosody %s, cpimgw pid %d (SIP %s, outbound proxy 127.0.0.1:%d), work dir %s",
 		b.prosody.C2SAddr(), b.gw.pid(), b.sipAddr, b.uasPort, dir)
 
-	// A warm-up through every path, unmeasured: it proves the plumbing
-	// (an error here is a set-up error, not a result) and lets the
-	// processes allocate their pools before the first measured step. A
-	// loss is reported but not fatal: the steps will measure it.
+	// A warm-up through every path before the first measured step.
 	var results []stepResult
 	for _, p := range b.paths() {
 		if !o.paths[p.id] {
 			continue
 		}
-		r, err := p.run(ctx, b.nextTag(), 50, time.Second)
-		if err != nil {
-			return fmt.Errorf("warm-up of %s: %w", p.title, err)
+		if err := b.warmUp(ctx, p, 50); err != nil {
+			return err
 		}
-		if r.Received == 0 {
-			return fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, b.gw.tail(20))
-		}
-		if !r.clean() {
-			progress("warm-up of %s was not clean: %s", p.title, r.failure())
-		}
-		time.Sleep(o.settle)
 	}
 
 	// The gateway's CPU use at rest, the floor under every step's figure.
@@ -330,14 +316,24 @@ log:
 
 	rep := report{o: o, results: results, paths: b.paths(), facts: machineFacts(o.gateway),
 		idleCPU: idle, started: start, runtime: time.Since(start)}
-	text := rep.markdown()
+	return publish(o, rep.markdown())
+}
+
+// progress tells how the run goes, on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
+}
+
+// publish prints the report and, with -out, writes it to that file too.
+func publish(o options, text string) error {
 	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-		progress("report written to %s", o.out)
+	if o.out == "" {
+		return nil
 	}
+	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	progress("report written to %s", o.out)
 	return nil
 }
 
@@ -413,6 +409,25 @@ func (b *bench) nextTag() int {
 	defer b.tagMu.Unlock()
 	b.lastTag++
 	return b.lastTag
+}
+
+// warmUp sends n messages through p, unmeasured: it proves the plumbing
+// (an error here is a set-up error, not a result) and lets the processes
+// allocate their pools before the first measured step. A loss is reported
+// but not fatal: the steps will measure it.
+func (b *bench) warmUp(ctx context.Context, p path, n int) error {
+	r, err := p.run(ctx, b.nextTag(), n, time.Second)
+	if err != nil {
+		return fmt.Errorf("warm-up of %s: %w", p.title, err)
+	}
+	if r.Received == 0 {
+		return fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, b.gw.tail(20))
+	}
+	if !r.clean() {
+		progress("warm-up of %s was not clean: %s", p.title, r.failure())
+	}
+	time.Sleep(b.o.settle)
+	return nil
 }
 
 // measure runs one step of path p at rate and adds the CPU and the

@@ -174,7 +174,7 @@ func presenceBenchmark(ctx context.Context, o options) error {
 	}
 	defer pb.client.Close()
 	pb.inbox = collectPresence(ctx, pb.client)
-	pb.progress("Prosody %s, gateway SIP %s, NOTIFY sink %s, NOTIFY sender %s, work dir %s",
+	progress("Prosody %s, gateway SIP %s, NOTIFY sink %s, NOTIFY sender %s, work dir %s",
 		b.prosody.C2SAddr(), b.sipAddr, pb.sinkAddr, pb.uacAddr, dir)
 
 	var runs []pairsRun
@@ -187,19 +187,7 @@ func presenceBenchmark(ctx context.Context, o options) error {
 	}
 	rep := presenceReport{o: o, runs: runs, facts: machineFacts(o.gateway), interval: pb.interval,
 		started: start, runtime: time.Since(start)}
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-		pb.progress("report written to %s", o.out)
-	}
-	return nil
-}
-
-func (pb *pbench) progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
+	return publish(o, rep.markdown())
 }
 
 // runPairs generates the state of n pairs, starts the gateway on it and
@@ -214,13 +202,13 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 	pb.expires = now.Add(time.Hour)
 	if n > 0 {
 		var err error
-		pb.progress("%d pairs: generating the state", n)
+		progress("%d pairs: generating the state", n)
 		r.Gen, err = generateState(stateDir, stateSpec{Pairs: n, User: pb.user, Sink: pb.sinkAddr, UAC: pb.uacAddr,
 			Notify: pb.notify, Now: now, Expires: pb.expires})
 		if err != nil {
 			return r, err
 		}
-		pb.progress("%d pairs: generated in %s, %.1f MB", n, r.Gen.Took.Round(time.Millisecond), float64(r.Gen.FileBytes)/1e6)
+		progress("%d pairs: generated in %s, %.1f MB", n, r.Gen.Took.Round(time.Millisecond), float64(r.Gen.FileBytes)/1e6)
 	}
 	pb.cfgPath = filepath.Join(pb.dir, fmt.Sprintf("cpimgw-%d.yaml", n))
 	if err := os.WriteFile(pb.cfgPath, []byte(pb.config(stateDir)), 0o600); err != nil {
@@ -234,13 +222,13 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 		return r, err
 	}
 	defer func() { pb.gw.stop() }()
-	pb.progress("%d pairs: ready %s ms after exec (state restored %s, dialogs restored %s, listening %s, linked %s), %.2f CPU-s",
+	progress("%d pairs: ready %s ms after exec (state restored %s, dialogs restored %s, listening %s, linked %s), %.2f CPU-s",
 		n, ms(r.First.since(r.First.Ready)), ms(r.First.since(r.First.State)), ms(r.First.since(r.First.Dialogs)),
 		ms(r.First.since(r.First.Listening)), ms(r.First.since(r.First.Linked)), r.First.CPU)
 	if r.Idle, r.IdleGC, err = pb.idleMemory(ctx); err != nil {
 		return r, err
 	}
-	pb.progress("%d pairs: idle RSS %.1f MiB (anon %.1f, file %.1f), live heap at the last of %d GCs %d MiB",
+	progress("%d pairs: idle RSS %.1f MiB (anon %.1f, file %.1f), live heap at the last of %d GCs %d MiB",
 		n, mib(r.Idle.VmRSS), mib(r.Idle.RssAnon), mib(r.Idle.RssFile), r.IdleGC.Cycles, r.IdleGC.Live)
 	if n == 0 {
 		return r, nil
@@ -258,7 +246,7 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 	if r.Restart, err = pb.start(ctx, n, "restart"); err != nil {
 		return r, err
 	}
-	pb.progress("%d pairs: after SIGKILL ready %s ms after exec", n, ms(r.Restart.since(r.Restart.Ready)))
+	progress("%d pairs: after SIGKILL ready %s ms after exec", n, ms(r.Restart.since(r.Restart.Ready)))
 	if r.IdleAfter, r.IdleAfterGC, err = pb.idleMemory(ctx); err != nil {
 		return r, err
 	}
@@ -269,7 +257,7 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 		if err != nil {
 			return r, fmt.Errorf("after the restart, %s: %w", p.title, err)
 		}
-		pb.progress("%d pairs: after the restart, %s: %s", n, p.title, s.summary())
+		progress("%d pairs: after the restart, %s: %s", n, p.title, s.summary())
 		r.Check = append(r.Check, s)
 	}
 	return r, nil
@@ -452,18 +440,9 @@ func (pb *pbench) firstPath() path {
 // 10 000 mostly used ones).
 func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 	for _, p := range pb.paths() {
-		n := min(50, pb.pairs)
-		r, err := p.run(ctx, pb.nextTag(), n, time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("warm-up of %s: %w", p.title, err)
+		if err := pb.warmUp(ctx, p, min(50, pb.pairs)); err != nil {
+			return nil, err
 		}
-		if r.Received == 0 {
-			return nil, fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, pb.gw.tail(20))
-		}
-		if !r.clean() {
-			pb.progress("warm-up of %s was not clean: %s", p.title, r.failure())
-		}
-		time.Sleep(pb.o.settle)
 	}
 	var results []stepResult
 	// Not run again under other load: a second pass would meet used
@@ -473,7 +452,7 @@ func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the first presence→NOTIFY pass: %w", err)
 	}
-	pb.progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, "first NOTIFY on each dialog", rate, first.summary(), first.GC.Cycles, first.GC.CPU.Seconds())
+	progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, "first NOTIFY on each dialog", rate, first.summary(), first.GC.Cycles, first.GC.CPU.Seconds())
 	results = append(results, first)
 	time.Sleep(pb.o.settle)
 	for _, p := range pb.paths() {
@@ -484,11 +463,11 @@ func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 				if r, err = pb.measure(ctx, p, rate, pb.o.step); err != nil {
 					return nil, fmt.Errorf("%s at %d/s: %w", p.title, rate, err)
 				}
-				pb.progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, p.title, rate, r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
+				progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, p.title, rate, r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
 				if !r.loaded() || try == pb.o.retries {
 					break
 				}
-				pb.progress("%6d pairs %-24s %5d/s: other load %.0f%% of a core; again", pb.pairs, p.title, rate, 100*r.foreignShare())
+				progress("%6d pairs %-24s %5d/s: other load %.0f%% of a core; again", pb.pairs, p.title, rate, 100*r.foreignShare())
 				time.Sleep(pb.o.settle)
 			}
 			results = append(results, r)
