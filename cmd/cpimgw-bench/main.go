@@ -447,33 +447,47 @@ func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, erro
 			return stepResult{}, fmt.Errorf("the gateway did not reconnect to Prosody:\n%s", b.gw.tail(20))
 		}
 	}
-	logOff := b.gw.logSize()
+	r, logOff, err := b.runStep(ctx, p, rate, b.o.step)
+	if err != nil {
+		return r, err
+	}
+	if p.gw {
+		r.Warnings = b.gw.warnings(logOff)
+		r.GatewayRSS = b.gw.rss()
+	}
+	return r, nil
+}
+
+// runStep runs p at rate for d and measures around it: the CPU-seconds of
+// Prosody, of the gateway (when p goes through it) and of other users'
+// processes. logOff is the size of the gateway log before the step, where
+// the step's records begin.
+func (b *bench) runStep(ctx context.Context, p path, rate int, d time.Duration) (r stepResult, logOff int64, err error) {
+	logOff = b.gw.logSize()
 	g0, err := b.gw.cpu(b.clkTck)
 	if err != nil {
-		return stepResult{}, err
+		return stepResult{}, logOff, err
 	}
 	p0, _ := b.prosodyCPU()
 	load := b.startLoadMeter()
-	r, err := p.run(ctx, b.nextTag(), rate, b.o.step)
+	r, err = p.run(ctx, b.nextTag(), rate, d)
 	if err != nil {
 		load.stop()
-		return r, err
+		return r, logOff, err
 	}
 	g1, err := b.gw.cpu(b.clkTck)
 	if err != nil {
 		load.stop()
-		return r, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
+		return r, logOff, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
 	}
 	p1, _ := b.prosodyCPU()
 	r.ForeignCPU = float64(load.stop()) / b.clkTck
 	r.Path, r.Rate = p.id, rate
 	if p.gw {
 		r.GatewayCPU = g1 - g0
-		r.Warnings = b.gw.warnings(logOff)
-		r.GatewayRSS = b.gw.rss()
 	}
 	r.ProsodyCPU = p1 - p0
-	return r, nil
+	return r, logOff, nil
 }
 
 // prosodyCPU reads Prosody's CPU seconds through its pid file.

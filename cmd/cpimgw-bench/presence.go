@@ -493,27 +493,12 @@ func (pb *pbench) measure(ctx context.Context, p path, rate int, d time.Duration
 	if !b.linked.Load() {
 		return stepResult{}, fmt.Errorf("the gateway is not linked to Prosody:\n%s", b.gw.tail(20))
 	}
-	logOff := b.gw.logSize()
-	g0, err := b.gw.cpu(b.clkTck)
+	// Every presence path goes through the gateway (p.gw): runStep counts
+	// its CPU.
+	r, logOff, err := b.runStep(ctx, p, rate, d)
 	if err != nil {
-		return stepResult{}, err
-	}
-	p0, _ := b.prosodyCPU()
-	load := b.startLoadMeter()
-	r, err := p.run(ctx, b.nextTag(), rate, d)
-	if err != nil {
-		load.stop()
 		return r, err
 	}
-	g1, err := b.gw.cpu(b.clkTck)
-	if err != nil {
-		load.stop()
-		return r, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
-	}
-	p1, _ := b.prosodyCPU()
-	r.ForeignCPU = float64(load.stop()) / b.clkTck
-	r.Path, r.Rate = p.id, rate
-	r.GatewayCPU, r.ProsodyCPU = g1-g0, p1-p0
 	r.Warnings, r.GC = notableLogs(b.gw.logPath, logOff)
 	r.GatewayRSS = b.gw.rss()
 	return r, nil
