@@ -291,27 +291,20 @@ log:
 		if !o.paths[p.id] {
 			continue
 		}
-		for _, rate := range o.rates {
-			var r stepResult
-			for try := 0; ; try++ {
-				if r, err = b.measure(ctx, p, rate); err != nil {
-					return fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
+		steps, err := b.stepUp(o.rates,
+			func(rate int) string { return fmt.Sprintf("%-28s %5d msg/s", p.title, rate) },
+			stepResult.summary,
+			func(rate int) (stepResult, error) {
+				r, err := b.measure(ctx, p, rate)
+				if err != nil {
+					return r, fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
 				}
-				progress("%-28s %5d msg/s: %s", p.title, rate, r.summary())
-				// Whether to run again depends on the load only, never
-				// on the outcome.
-				if !r.loaded() || try == o.retries {
-					break
-				}
-				progress("%-28s %5d msg/s: other load %.0f%% of a core; again", p.title, rate, 100*r.foreignShare())
-				time.Sleep(o.settle)
-			}
-			results = append(results, r)
-			if !r.passed() && !o.all {
-				break
-			}
-			time.Sleep(o.settle)
+				return r, nil
+			})
+		if err != nil {
+			return err
 		}
+		results = append(results, steps...)
 	}
 
 	rep := report{o: o, results: results, paths: b.paths(), facts: machineFacts(o.gateway),
@@ -456,6 +449,38 @@ func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, erro
 		r.GatewayRSS = b.gw.rss()
 	}
 	return r, nil
+}
+
+// stepUp measures at each of rates in turn and returns the steps. A step
+// is run again, up to -retries times, when other users' processes skewed
+// it: whether to run again depends on the load only, never on the
+// outcome. The stepping stops after the first step that did not pass,
+// unless -all-steps. The progress line of a step is its rate's label and
+// what show says of its result.
+func (b *bench) stepUp(rates []int, label func(rate int) string, show func(stepResult) string,
+	measure func(rate int) (stepResult, error)) ([]stepResult, error) {
+	var results []stepResult
+	for _, rate := range rates {
+		var r stepResult
+		for try := 0; ; try++ {
+			var err error
+			if r, err = measure(rate); err != nil {
+				return nil, err
+			}
+			progress("%s: %s", label(rate), show(r))
+			if !r.loaded() || try == b.o.retries {
+				break
+			}
+			progress("%s: other load %.0f%% of a core; again", label(rate), 100*r.foreignShare())
+			time.Sleep(b.o.settle)
+		}
+		results = append(results, r)
+		if !r.passed() && !b.o.all {
+			break
+		}
+		time.Sleep(b.o.settle)
+	}
+	return results, nil
 }
 
 // runStep runs p at rate for d and measures around it: the CPU-seconds of

@@ -452,32 +452,36 @@ func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the first presence→NOTIFY pass: %w", err)
 	}
-	progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, "first NOTIFY on each dialog", rate, first.summary(), first.GC.Cycles, first.GC.CPU.Seconds())
+	progress("%s: %s", pb.stepLabel("first NOTIFY on each dialog", rate), withGC(first))
 	results = append(results, first)
 	time.Sleep(pb.o.settle)
 	for _, p := range pb.paths() {
-		for _, rate := range pb.o.prates {
-			var r stepResult
-			var err error
-			for try := 0; ; try++ {
-				if r, err = pb.measure(ctx, p, rate, pb.o.step); err != nil {
-					return nil, fmt.Errorf("%s at %d/s: %w", p.title, rate, err)
+		steps, err := pb.stepUp(pb.o.prates,
+			func(rate int) string { return pb.stepLabel(p.title, rate) },
+			withGC,
+			func(rate int) (stepResult, error) {
+				r, err := pb.measure(ctx, p, rate, pb.o.step)
+				if err != nil {
+					return r, fmt.Errorf("%s at %d/s: %w", p.title, rate, err)
 				}
-				progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, p.title, rate, r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
-				if !r.loaded() || try == pb.o.retries {
-					break
-				}
-				progress("%6d pairs %-24s %5d/s: other load %.0f%% of a core; again", pb.pairs, p.title, rate, 100*r.foreignShare())
-				time.Sleep(pb.o.settle)
-			}
-			results = append(results, r)
-			if !r.passed() && !pb.o.all {
-				break
-			}
-			time.Sleep(pb.o.settle)
+				return r, nil
+			})
+		if err != nil {
+			return nil, err
 		}
+		results = append(results, steps...)
 	}
 	return results, nil
+}
+
+// stepLabel begins the progress lines of a step.
+func (pb *pbench) stepLabel(title string, rate int) string {
+	return fmt.Sprintf("%6d pairs %-24s %5d/s", pb.pairs, title, rate)
+}
+
+// withGC is a step's summary and the gateway's garbage collections in it.
+func withGC(r stepResult) string {
+	return fmt.Sprintf("%s; %d GCs, %.2f CPU-s", r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
 }
 
 // measure runs one step of p at rate for up to d and adds the CPU, the
