@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -363,31 +361,6 @@ func (pb *pbench) start(ctx context.Context, n int, name string) (startup, error
 	return su, nil
 }
 
-// readLines returns the complete lines of path from off on, the offset
-// after them and an unfinished last line to complete next time.
-func readLines(path string, off int64, part string) ([]string, int64, string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, off, part
-	}
-	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, off, part
-	}
-	var out []string
-	r := bufio.NewReaderSize(f, 1<<16)
-	for {
-		line, err := r.ReadString('\n')
-		off += int64(len(line))
-		if err != nil {
-			part += line
-			return out, off, part
-		}
-		out = append(out, part+line)
-		part = ""
-	}
-}
-
 // idleMemory lets the gateway rest, then reads its memory and the
 // garbage collections since its start (the last one's live heap).
 func (pb *pbench) idleMemory(ctx context.Context) (memStatus, gcStats, error) {
@@ -601,15 +574,9 @@ func (pb *pbench) x2sStep(ctx context.Context, tag, rate int, d time.Duration) (
 		return stepResult{}, err
 	}
 	defer uac.Stop()
-	r := stepResult{Duration: dur, Sent: n, FailWhy: map[string]int{}}
-	okCalls, failed, retrans, err := pb.uacStats(ctx, uac, dur)
+	r, err := pb.uacResult(ctx, uac, n, dur, "no 200 from the gateway (sipp failed call)")
 	if err != nil {
 		return r, err
-	}
-	r.Retrans = retrans
-	if failed > 0 || okCalls < n {
-		r.Failed = max(failed, n-okCalls)
-		r.FailWhy["no 200 from the gateway (sipp failed call)"] = r.Failed
 	}
 	if err := waitFor(ctx, time.Now().Add(pb.o.grace), func() bool { return pb.inbox.count(tag) >= n }); err != nil {
 		return r, err
