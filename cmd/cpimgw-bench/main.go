@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func main() {
 	}
 	o.paths = map[string]bool{}
 	for _, p := range strings.Split(paths, ",") {
-		if !contains(allPaths, p) {
+		if !slices.Contains(allPaths, p) {
 			fmt.Fprintf(os.Stderr, "cpimgw-bench: unknown path %q (want some of %s)\n", p, strings.Join(allPaths, ","))
 			os.Exit(2)
 		}
@@ -146,15 +147,6 @@ func parseRates(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func secret() string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -98,7 +99,7 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "| path | highest zero-loss rate (msg/s) | p50 / p99 there (ms) | p50 / p99 at %d msg/s (ms) | gateway CPU-s per 1000 msgs there | first step that did not pass |\n", r.o.ref)
 		b.WriteString("|---|--:|--:|--:|--:|---|\n")
 		for _, p := range r.shown() {
-			if !hasDir(p.dirs, d) {
+			if !slices.Contains(p.dirs, d) {
 				continue
 			}
 			steps := stepsOf(r.results, p.id)
@@ -238,15 +239,6 @@ func didNotPass(s stepResult) string {
 		return ""
 	}
 	return " (did not pass)"
-}
-
-func hasDir(ds []direction, d direction) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 func cpuPer1000(s stepResult) string {
