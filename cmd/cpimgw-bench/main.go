@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func main() {
 	}
 	o.paths = map[string]bool{}
 	for _, p := range strings.Split(paths, ",") {
-		if !contains(allPaths, p) {
+		if !slices.Contains(allPaths, p) {
 			fmt.Fprintf(os.Stderr, "cpimgw-bench: unknown path %q (want some of %s)\n", p, strings.Join(allPaths, ","))
 			os.Exit(2)
 		}
@@ -148,15 +149,6 @@ func parseRates(s string) ([]int, error) {
 	return out, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func secret() string {
 	b := make([]byte, 8)
 	rand.Read(b)
@@ -185,62 +177,23 @@ type bench struct {
 
 func benchmark(ctx context.Context, o options) error {
 	start := time.Now()
-	if _, err := os.Stat(o.gateway); err != nil {
-		return fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
-	}
-	dir, err := os.MkdirTemp("", "cpimgw-bench-")
+	b, done, err := newBench(o, "cpimgw-bench-")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		defer fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	b := &bench{o: o, dir: dir, clkTck: clockTicks()}
-	progress := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
-	}
+	defer done()
+	dir := b.dir
 
-	// Prosody with the sending and the receiving user. The component
-	// secret is random; Prosody's log goes to a file, and the line of the
-	// component's successful handshake tells that the gateway is up (the
-	// gateway itself logs at warn, so it does not say so).
+	// Prosody with the sending and the receiving user. The line of the
+	// component's successful handshake in Prosody's log tells that the
+	// gateway is up (the gateway itself logs at warn, so it does not say
+	// so).
 	users := map[string]string{"alice": secret(), "carol": secret()}
-	compSecret := secret()
-	plog, err := os.Create(filepath.Join(dir, "prosody.log"))
+	componentUp, stopProsody, err := b.startProsody(ctx, users)
 	if err != nil {
 		return err
 	}
-	defer plog.Close()
-	componentUp := make(chan struct{})
-	var upOnce sync.Once
-	var plogMu sync.Mutex
-	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: compSecret},
-		Users:      users,
-		Logf: func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			plogMu.Lock()
-			fmt.Fprintln(plog, line)
-			plogMu.Unlock()
-			switch {
-			case strings.Contains(line, "External component successfully authenticated"):
-				b.linked.Store(true)
-				upOnce.Do(func() { close(componentUp) })
-			case strings.Contains(line, "component disconnected"):
-				b.linked.Store(false)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.prosody.Start(ctx); err != nil {
-		return err
-	}
-	defer b.prosody.Stop()
+	defer stopProsody()
 
 	sipPort, err := peers.FreePort()
 	if err != nil {
@@ -265,7 +218,7 @@ routes:
 # warn: one info line per message would measure the logger.
 log:
   level: warn
-`, sipDomain, b.prosody.ComponentAddr(), compSecret, b.sipAddr, b.sipAddr, b.uasPort, xmppDomain, sipDomain)
+`, sipDomain, b.prosody.ComponentAddr(), b.prosodySecret(), b.sipAddr, b.sipAddr, b.uasPort, xmppDomain, sipDomain)
 	cfgPath := filepath.Join(dir, "cpimgw.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -302,26 +255,15 @@ log:
 	progress("Prosody %s, cpimgw pid %d (SIP %s, outbound proxy 127.0.0.1:%d), work dir %s",
 		b.prosody.C2SAddr(), b.gw.pid(), b.sipAddr, b.uasPort, dir)
 
-	// A warm-up through every path, unmeasured: it proves the plumbing
-	// (an error here is a set-up error, not a result) and lets the
-	// processes allocate their pools before the first measured step. A
-	// loss is reported but not fatal: the steps will measure it.
+	// A warm-up through every path before the first measured step.
 	var results []stepResult
 	for _, p := range b.paths() {
 		if !o.paths[p.id] {
 			continue
 		}
-		r, err := p.run(ctx, b.nextTag(), 50, time.Second)
-		if err != nil {
-			return fmt.Errorf("warm-up of %s: %w", p.title, err)
+		if err := b.warmUp(ctx, p, 50); err != nil {
+			return err
 		}
-		if r.Received == 0 {
-			return fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, b.gw.tail(20))
-		}
-		if !r.clean() {
-			progress("warm-up of %s was not clean: %s", p.title, r.failure())
-		}
-		time.Sleep(o.settle)
 	}
 
 	// The gateway's CPU use at rest, the floor under every step's figure.
@@ -341,41 +283,109 @@ log:
 		if !o.paths[p.id] {
 			continue
 		}
-		for _, rate := range o.rates {
-			var r stepResult
-			for try := 0; ; try++ {
-				if r, err = b.measure(ctx, p, rate); err != nil {
-					return fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
+		steps, err := b.stepUp(o.rates,
+			func(rate int) string { return fmt.Sprintf("%-28s %5d msg/s", p.title, rate) },
+			stepResult.summary,
+			func(rate int) (stepResult, error) {
+				r, err := b.measure(ctx, p, rate)
+				if err != nil {
+					return r, fmt.Errorf("%s at %d msg/s: %w", p.title, rate, err)
 				}
-				progress("%-28s %5d msg/s: %s", p.title, rate, r.summary())
-				// Whether to run again depends on the load only, never
-				// on the outcome.
-				if !r.loaded() || try == o.retries {
-					break
-				}
-				progress("%-28s %5d msg/s: other load %.0f%% of a core; again", p.title, rate, 100*r.foreignShare())
-				time.Sleep(o.settle)
-			}
-			results = append(results, r)
-			if !r.passed() && !o.all {
-				break
-			}
-			time.Sleep(o.settle)
+				return r, nil
+			})
+		if err != nil {
+			return err
 		}
+		results = append(results, steps...)
 	}
 
 	rep := report{o: o, results: results, paths: b.paths(), facts: machineFacts(o.gateway),
 		idleCPU: idle, started: start, runtime: time.Since(start)}
-	text := rep.markdown()
+	return publish(o, rep.markdown())
+}
+
+// progress tells how the run goes, on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
+}
+
+// publish prints the report and, with -out, writes it to that file too.
+func publish(o options, text string) error {
 	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-		progress("report written to %s", o.out)
+	if o.out == "" {
+		return nil
 	}
+	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	progress("report written to %s", o.out)
 	return nil
 }
+
+// newBench checks that the gateway is built and makes the work directory
+// of a run (prefix begins its name). done removes the directory or, with
+// -keep, says where it is.
+func newBench(o options, prefix string) (b *bench, done func(), err error) {
+	if _, err := os.Stat(o.gateway); err != nil {
+		return nil, nil, fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	if o.keep {
+		done = func() { fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir) }
+	}
+	return &bench{o: o, dir: dir, clkTck: clockTicks()}, done, nil
+}
+
+// startProsody starts Prosody with users and the gateway's component, whose
+// secret is random. Prosody's log goes to a file in the work directory and
+// is followed for the component link: b.linked tells whether it is up, and
+// up is closed at its first handshake. stop stops Prosody and closes its
+// log.
+func (b *bench) startProsody(ctx context.Context, users map[string]string) (up <-chan struct{}, stop func(), err error) {
+	plog, err := os.Create(filepath.Join(b.dir, "prosody.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	componentUp := make(chan struct{})
+	var upOnce sync.Once
+	var plogMu sync.Mutex
+	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
+		Dir: filepath.Join(b.dir, "prosody"), Domain: xmppDomain,
+		Components: map[string]string{sipDomain: secret()},
+		Users:      users,
+		Logf: func(format string, args ...any) {
+			line := fmt.Sprintf(format, args...)
+			plogMu.Lock()
+			fmt.Fprintln(plog, line)
+			plogMu.Unlock()
+			switch {
+			case strings.Contains(line, "External component successfully authenticated"):
+				b.linked.Store(true)
+				upOnce.Do(func() { close(componentUp) })
+			case strings.Contains(line, "component disconnected"):
+				b.linked.Store(false)
+			}
+		},
+	})
+	if err == nil {
+		err = b.prosody.Start(ctx)
+	}
+	if err != nil {
+		plog.Close()
+		return nil, nil, err
+	}
+	return componentUp, func() {
+		b.prosody.Stop()
+		plog.Close()
+	}, nil
+}
+
+// prosodySecret is the component secret Prosody was configured with.
+func (b *bench) prosodySecret() string { return b.prosody.Opts.Components[sipDomain] }
 
 // nextTag returns a fresh step tag: every body carries its step's tag, so
 // a straggler from an earlier step is never counted in a later one.
@@ -384,6 +394,25 @@ func (b *bench) nextTag() int {
 	defer b.tagMu.Unlock()
 	b.lastTag++
 	return b.lastTag
+}
+
+// warmUp sends n messages through p, unmeasured: it proves the plumbing
+// (an error here is a set-up error, not a result) and lets the processes
+// allocate their pools before the first measured step. A loss is reported
+// but not fatal: the steps will measure it.
+func (b *bench) warmUp(ctx context.Context, p path, n int) error {
+	r, err := p.run(ctx, b.nextTag(), n, time.Second)
+	if err != nil {
+		return fmt.Errorf("warm-up of %s: %w", p.title, err)
+	}
+	if r.Received == 0 {
+		return fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, b.gw.tail(20))
+	}
+	if !r.clean() {
+		progress("warm-up of %s was not clean: %s", p.title, r.failure())
+	}
+	time.Sleep(b.o.settle)
+	return nil
 }
 
 // measure runs one step of path p at rate and adds the CPU and the
@@ -403,33 +432,79 @@ func (b *bench) measure(ctx context.Context, p path, rate int) (stepResult, erro
 			return stepResult{}, fmt.Errorf("the gateway did not reconnect to Prosody:\n%s", b.gw.tail(20))
 		}
 	}
-	logOff := b.gw.logSize()
+	r, logOff, err := b.runStep(ctx, p, rate, b.o.step)
+	if err != nil {
+		return r, err
+	}
+	if p.gw {
+		r.Warnings = b.gw.warnings(logOff)
+		r.GatewayRSS = b.gw.rss()
+	}
+	return r, nil
+}
+
+// stepUp measures at each of rates in turn and returns the steps. A step
+// is run again, up to -retries times, when other users' processes skewed
+// it: whether to run again depends on the load only, never on the
+// outcome. The stepping stops after the first step that did not pass,
+// unless -all-steps. The progress line of a step is its rate's label and
+// what show says of its result.
+func (b *bench) stepUp(rates []int, label func(rate int) string, show func(stepResult) string,
+	measure func(rate int) (stepResult, error)) ([]stepResult, error) {
+	var results []stepResult
+	for _, rate := range rates {
+		var r stepResult
+		for try := 0; ; try++ {
+			var err error
+			if r, err = measure(rate); err != nil {
+				return nil, err
+			}
+			progress("%s: %s", label(rate), show(r))
+			if !r.loaded() || try == b.o.retries {
+				break
+			}
+			progress("%s: other load %.0f%% of a core; again", label(rate), 100*r.foreignShare())
+			time.Sleep(b.o.settle)
+		}
+		results = append(results, r)
+		if !r.passed() && !b.o.all {
+			break
+		}
+		time.Sleep(b.o.settle)
+	}
+	return results, nil
+}
+
+// runStep runs p at rate for d and measures around it: the CPU-seconds of
+// Prosody, of the gateway (when p goes through it) and of other users'
+// processes. logOff is the size of the gateway log before the step, where
+// the step's records begin.
+func (b *bench) runStep(ctx context.Context, p path, rate int, d time.Duration) (r stepResult, logOff int64, err error) {
+	logOff = b.gw.logSize()
 	g0, err := b.gw.cpu(b.clkTck)
 	if err != nil {
-		return stepResult{}, err
+		return stepResult{}, logOff, err
 	}
 	p0, _ := b.prosodyCPU()
 	load := b.startLoadMeter()
-	r, err := p.run(ctx, b.nextTag(), rate, b.o.step)
+	r, err = p.run(ctx, b.nextTag(), rate, d)
 	if err != nil {
 		load.stop()
-		return r, err
+		return r, logOff, err
 	}
 	g1, err := b.gw.cpu(b.clkTck)
 	if err != nil {
 		load.stop()
-		return r, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
+		return r, logOff, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
 	}
 	p1, _ := b.prosodyCPU()
 	r.ForeignCPU = float64(load.stop()) / b.clkTck
 	r.Path, r.Rate = p.id, rate
 	if p.gw {
 		r.GatewayCPU = g1 - g0
-		r.Warnings = b.gw.warnings(logOff)
-		r.GatewayRSS = b.gw.rss()
 	}
 	r.ProsodyCPU = p1 - p0
-	return r, nil
+	return r, logOff, nil
 }
 
 // prosodyCPU reads Prosody's CPU seconds through its pid file.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"sort"
 	"strconv"
@@ -244,27 +245,40 @@ type logRecord struct {
 	Suppressed int
 }
 
+// slogPairs yields the key=value pairs of a log/slog text handler line in
+// order, a quoted value (strconv.Quote) unquoted. It stops at text that
+// is not a pair or at an unfinished quote.
+func slogPairs(line string) iter.Seq2[string, string] {
+	return func(yield func(key, val string) bool) {
+		rest := line
+		for rest != "" {
+			rest = strings.TrimLeft(rest, " ")
+			key, after, found := strings.Cut(rest, "=")
+			if !found {
+				return
+			}
+			var val string
+			if strings.HasPrefix(after, `"`) {
+				q, err := strconv.QuotedPrefix(after)
+				if err != nil {
+					return
+				}
+				val, _ = strconv.Unquote(q)
+				rest = after[len(q):]
+			} else {
+				val, rest, _ = strings.Cut(after, " ")
+			}
+			if !yield(key, val) {
+				return
+			}
+		}
+	}
+}
+
 // parseLogLine reads level=, msg= and suppressed= of a log/slog text
 // handler line; ok is false for other lines.
 func parseLogLine(line string) (r logRecord, ok bool) {
-	rest := line
-	for rest != "" {
-		rest = strings.TrimLeft(rest, " ")
-		key, after, found := strings.Cut(rest, "=")
-		if !found {
-			break
-		}
-		var val string
-		if strings.HasPrefix(after, `"`) {
-			q, err := strconv.QuotedPrefix(after)
-			if err != nil {
-				break
-			}
-			val, _ = strconv.Unquote(q)
-			rest = after[len(q):]
-		} else {
-			val, rest, _ = strings.Cut(after, " ")
-		}
+	for key, val := range slogPairs(line) {
 		switch key {
 		case "level":
 			r.Level = val

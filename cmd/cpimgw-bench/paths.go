@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -395,25 +396,11 @@ func newUASLog(path string, tag int) *uasLog {
 // read takes in the lines written since the last call and returns the
 // number of distinct messages of the tag so far.
 func (l *uasLog) read() int {
-	f, err := os.Open(l.path)
-	if err != nil {
-		return len(l.seen)
-	}
-	defer f.Close()
-	if _, err := f.Seek(l.off, 0); err != nil {
-		return len(l.seen)
-	}
-	r := bufio.NewReader(f)
-	for {
-		line, err := r.ReadString('\n')
-		l.off += int64(len(line))
+	var lines []string
+	lines, l.off, l.part = readLines(l.path, l.off, l.part)
+	for _, line := range lines {
+		g, err := parseUASLine(line)
 		if err != nil {
-			l.part += line // an unfinished line: complete it next time
-			break
-		}
-		line, l.part = l.part+line, ""
-		g, perr := parseUASLine(line)
-		if perr != nil {
 			l.bad++
 			continue
 		}
@@ -423,6 +410,60 @@ func (l *uasLog) read() int {
 		}
 	}
 	return len(l.seen)
+}
+
+// readLines returns the complete lines of path from off on, the offset
+// after them and an unfinished last line to complete next time.
+func readLines(path string, off int64, part string) ([]string, int64, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, off, part
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, off, part
+	}
+	var out []string
+	r := bufio.NewReaderSize(f, 1<<16)
+	for {
+		line, err := r.ReadString('\n')
+		off += int64(len(line))
+		if err != nil {
+			part += line
+			return out, off, part
+		}
+		out = append(out, part+line)
+		part = ""
+	}
+}
+
+// uasReceived follows the log of a bench UAS until n distinct messages of
+// tag have arrived or the grace period has passed, then stops the UAS and
+// returns what it logged of tag.
+func (b *bench) uasReceived(ctx context.Context, uas *peers.SIPp, tag, n int) ([]received, error) {
+	log := newUASLog(uas.LogFile, tag)
+	if err := waitFor(ctx, time.Now().Add(b.o.grace), func() bool { return log.read() >= n }); err != nil {
+		return nil, err
+	}
+	uas.Stop()
+	log.read()
+	return log.got, nil
+}
+
+// uacResult waits for a sipp UAC that sent n requests over d and counts
+// its failed calls (why: the answer it missed) as refused.
+func (b *bench) uacResult(ctx context.Context, uac *peers.SIPp, n int, d time.Duration, why string) (stepResult, error) {
+	r := stepResult{Duration: d, Sent: n, FailWhy: map[string]int{}}
+	okCalls, failed, retrans, err := b.uacStats(ctx, uac, d)
+	if err != nil {
+		return r, err
+	}
+	r.Retrans = retrans
+	if failed > 0 || okCalls < n {
+		r.Failed = max(failed, n-okCalls)
+		r.FailWhy[why] = r.Failed
+	}
+	return r, nil
 }
 
 // s2x: sipp sends MESSAGEs to alice through the gateway; alice's client
@@ -442,15 +483,9 @@ func (b *bench) s2x(ctx context.Context, tag, rate int, d time.Duration, tcp boo
 		return stepResult{}, err
 	}
 	defer uac.Stop()
-	r := stepResult{Duration: d, Sent: n, FailWhy: map[string]int{}}
-	okCalls, failed, retrans, err := b.uacStats(ctx, uac, d)
+	r, err := b.uacResult(ctx, uac, n, d, "no 202 from the gateway (sipp failed call)")
 	if err != nil {
 		return r, err
-	}
-	r.Retrans = retrans
-	if failed > 0 || okCalls < n {
-		r.Failed = max(failed, n-okCalls)
-		r.FailWhy["no 202 from the gateway (sipp failed call)"] = r.Failed
 	}
 	// Every 202 means the stanza is on the component stream; give Prosody
 	// the grace period to hand it to alice.
@@ -516,19 +551,17 @@ func (b *bench) x2s(ctx context.Context, tag, rate int, d time.Duration) (stepRe
 	if err != nil {
 		return r, err
 	}
-	log := newUASLog(uas.LogFile, tag)
-	if err := waitFor(ctx, time.Now().Add(b.o.grace), func() bool { return log.read() >= n }); err != nil {
+	got, err := b.uasReceived(ctx, uas, tag, n)
+	if err != nil {
 		return r, err
 	}
-	uas.Stop()
-	log.read()
 	for _, m := range b.carolBox.take(tag) {
 		if m.Type == "error" {
 			r.Failed++
 			r.FailWhy["error stanza "+m.ErrorCondition]++
 		}
 	}
-	r.tally(tag, log.got, sent)
+	r.tally(tag, got, sent)
 	return r, nil
 }
 
@@ -585,22 +618,14 @@ func (b *bench) sippAlone(ctx context.Context, tag, rate int, d time.Duration, t
 		return stepResult{}, err
 	}
 	defer uac.Stop()
-	r := stepResult{Duration: d, Sent: n, FailWhy: map[string]int{}}
-	okCalls, failed, retrans, err := b.uacStats(ctx, uac, d)
+	r, err := b.uacResult(ctx, uac, n, d, "no 200 from the UAS (sipp failed call)")
 	if err != nil {
 		return r, err
 	}
-	r.Retrans = retrans
-	if failed > 0 || okCalls < n {
-		r.Failed = max(failed, n-okCalls)
-		r.FailWhy["no 200 from the UAS (sipp failed call)"] = r.Failed
-	}
-	log := newUASLog(uas.LogFile, tag)
-	if err := waitFor(ctx, time.Now().Add(b.o.grace), func() bool { return log.read() >= n }); err != nil {
+	got, err := b.uasReceived(ctx, uas, tag, n)
+	if err != nil {
 		return r, err
 	}
-	uas.Stop()
-	log.read()
-	r.tally(tag, log.got, nil)
+	r.tally(tag, got, nil)
 	return r, nil
 }

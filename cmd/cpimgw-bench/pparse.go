@@ -16,23 +16,9 @@ import (
 // msg).
 func parseLogAttrs(line string) map[string]string {
 	out := map[string]string{}
-	rest := strings.TrimRight(line, "\r\n")
-	for rest != "" {
-		rest = strings.TrimLeft(rest, " ")
-		key, after, found := strings.Cut(rest, "=")
-		if !found || key == "" || strings.ContainsAny(key, " \"") {
+	for key, val := range slogPairs(strings.TrimRight(line, "\r\n")) {
+		if key == "" || strings.ContainsAny(key, " \"") {
 			break
-		}
-		var val string
-		if strings.HasPrefix(after, `"`) {
-			q, err := strconv.QuotedPrefix(after)
-			if err != nil {
-				break
-			}
-			val, _ = strconv.Unquote(q)
-			rest = after[len(q):]
-		} else {
-			val, rest, _ = strings.Cut(after, " ")
 		}
 		out[key] = val
 	}

@@ -20,9 +20,7 @@ func (r presenceReport) markdown() string {
 	var b strings.Builder
 	f := r.facts
 	fmt.Fprintf(&b, "## Presence scale benchmark\n\n")
-	fmt.Fprintf(&b, "Run %s, `%s`, %s in all.\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), r.o.command, r.runtime.Round(time.Second))
-	fmt.Fprintf(&b, "Machine: %d × %s, %s RAM, Linux %s; %s (%s, commit %s); %s; %s.\n\n",
-		f.CPUs, f.CPUModel, f.Mem, f.Kernel, f.Gateway, f.Go, f.Commit, f.Prosody, f.SIPp)
+	writeRun(&b, r.o, f, r.started, r.runtime)
 	fmt.Fprintf(&b, "Each run writes N subscription pairs into a fresh state directory with the store API, then starts the gateway on it: "+
 		"one XMPP user U (%s@%s, logged in over c2s) and N SIP contacts c1…cN@%s, each pair authorized both ways, with an active "+
 		"notifier dialog (C watches U; remote target the sipp NOTIFY sink) and an active subscriber dialog (U watches C; the "+
@@ -41,21 +39,11 @@ func (r presenceReport) markdown() string {
 		"bench's XMPP client share the %d cores.\n\n",
 		presenceUser, xmppDomain, sipDomain, r.interval, r.o.step, joinInts(r.o.prates), r.o.step, r.o.firstRate, r.o.grace, f.CPUs)
 
-	loaded, worst, total := 0, 0.0, 0
+	var all []stepResult
 	for _, run := range r.runs {
-		for _, s := range append(append([]stepResult(nil), run.Steps...), run.Check...) {
-			total++
-			if s.loaded() {
-				loaded++
-				worst = max(worst, s.foreignShare())
-			}
-		}
+		all = append(append(all, run.Steps...), run.Check...)
 	}
-	if loaded > 0 {
-		fmt.Fprintf(&b, "**Other users' processes took more than %.0f%% of a core during %d of %d steps (up to %.0f%%).** "+
-			"Those steps' figures are skewed (each was run up to %d more times); see the other-load column.\n\n",
-			100*foreignLimit, loaded, total, 100*worst, r.o.retries)
-	}
+	writeLoadWarning(&b, all, r.o.retries, "the other-load column")
 
 	var base *pairsRun
 	for i := range r.runs {
@@ -110,36 +98,22 @@ func (r presenceReport) markdown() string {
 				continue
 			}
 			row := []string{fmt.Sprint(run.Pairs), pathTitle(id), "none", "—", "—", "—", ""}
-			best, fail := -1, -1
-			for i, s := range steps {
-				if s.passed() {
-					best = i
-				} else if fail < 0 {
-					fail = i
-				}
-			}
+			best, fail := bestAndFail(steps)
 			if best >= 0 {
 				s := steps[best]
 				row[2] = fmt.Sprint(s.Rate)
 				if s.Duration < r.o.step {
 					row[2] += fmt.Sprintf(" (all %d pairs in %.1f s)", s.Sent, s.Duration.Seconds())
 				}
-				row[3] = ms(s.p(50)) + " / " + ms(s.p(99))
+				row[3] = latencies(s)
 				row[4] = cpuPer1000(s)
 			}
 			for _, s := range steps {
 				if s.Rate == r.o.ref {
-					row[5] = ms(s.p(50)) + " / " + ms(s.p(99)) + ", " + cpuPer1000(s)
-					if !s.passed() {
-						row[5] += " (did not pass)"
-					}
+					row[5] = latencies(s) + ", " + cpuPer1000(s) + didNotPass(s)
 				}
 			}
-			if fail >= 0 {
-				row[6] = fmt.Sprintf("%d/s: %s", steps[fail].Rate, steps[fail].failure())
-			} else {
-				row[6] = fmt.Sprintf("none up to %d/s", steps[len(steps)-1].Rate)
-			}
+			row[6] = firstFailure(steps, fail, "/s")
 			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		}
 	}
@@ -183,16 +157,6 @@ func (r presenceReport) stepRow(b *strings.Builder, pairs int, title string, s s
 		pairs, title, s.Rate, s.Duration.Seconds(), s.offered(), s.Received, s.Sent, s.Failed, s.Dups, fresh,
 		ms(s.p(50)), ms(s.p(99)), ms(s.p(100)), cpuPer1000(s), 100*s.GatewayCPU/s.Duration.Seconds(), gc,
 		mib(s.GatewayRSS), live, 100*s.ProsodyCPU/s.Duration.Seconds(), 100*s.foreignShare(), logs)
-}
-
-func stepsOf(steps []stepResult, id string) []stepResult {
-	var out []stepResult
-	for _, s := range steps {
-		if s.Path == id {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func pathTitle(id string) string {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,53 +110,20 @@ type pairsRun struct {
 
 func presenceBenchmark(ctx context.Context, o options) error {
 	start := time.Now()
-	if _, err := os.Stat(o.gateway); err != nil {
-		return fmt.Errorf("%s not built (run make build): %w", o.gateway, err)
-	}
-	dir, err := os.MkdirTemp("", "cpimgw-pbench-")
+	b, done, err := newBench(o, "cpimgw-pbench-")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		defer fmt.Fprintln(os.Stderr, "cpimgw-bench: work directory kept:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	pb := &pbench{bench: &bench{o: o, dir: dir, clkTck: clockTicks()},
-		user: cpim.Address{Local: presenceUser, Domain: xmppDomain}, interval: presence.DefaultNotifyInterval}
-	b := pb.bench
+	defer done()
+	dir := b.dir
+	pb := &pbench{bench: b, user: cpim.Address{Local: presenceUser, Domain: xmppDomain}, interval: presence.DefaultNotifyInterval}
 
-	password, compSecret := secret(), secret()
-	plog, err := os.Create(filepath.Join(dir, "prosody.log"))
+	password := secret()
+	_, stopProsody, err := b.startProsody(ctx, map[string]string{presenceUser: password})
 	if err != nil {
 		return err
 	}
-	defer plog.Close()
-	var plogMu sync.Mutex
-	b.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: compSecret},
-		Users:      map[string]string{presenceUser: password},
-		Logf: func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			plogMu.Lock()
-			fmt.Fprintln(plog, line)
-			plogMu.Unlock()
-			switch {
-			case strings.Contains(line, "External component successfully authenticated"):
-				b.linked.Store(true)
-			case strings.Contains(line, "component disconnected"):
-				b.linked.Store(false)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.prosody.Start(ctx); err != nil {
-		return err
-	}
-	defer b.prosody.Stop()
+	defer stopProsody()
 
 	var ports [3]int
 	for i := range ports {
@@ -207,7 +172,7 @@ func presenceBenchmark(ctx context.Context, o options) error {
 	}
 	defer pb.client.Close()
 	pb.inbox = collectPresence(ctx, pb.client)
-	pb.progress("Prosody %s, gateway SIP %s, NOTIFY sink %s, NOTIFY sender %s, work dir %s",
+	progress("Prosody %s, gateway SIP %s, NOTIFY sink %s, NOTIFY sender %s, work dir %s",
 		b.prosody.C2SAddr(), b.sipAddr, pb.sinkAddr, pb.uacAddr, dir)
 
 	var runs []pairsRun
@@ -220,19 +185,7 @@ func presenceBenchmark(ctx context.Context, o options) error {
 	}
 	rep := presenceReport{o: o, runs: runs, facts: machineFacts(o.gateway), interval: pb.interval,
 		started: start, runtime: time.Since(start)}
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-		pb.progress("report written to %s", o.out)
-	}
-	return nil
-}
-
-func (pb *pbench) progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench | "+format+"\n", args...)
+	return publish(o, rep.markdown())
 }
 
 // runPairs generates the state of n pairs, starts the gateway on it and
@@ -247,13 +200,13 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 	pb.expires = now.Add(time.Hour)
 	if n > 0 {
 		var err error
-		pb.progress("%d pairs: generating the state", n)
+		progress("%d pairs: generating the state", n)
 		r.Gen, err = generateState(stateDir, stateSpec{Pairs: n, User: pb.user, Sink: pb.sinkAddr, UAC: pb.uacAddr,
 			Notify: pb.notify, Now: now, Expires: pb.expires})
 		if err != nil {
 			return r, err
 		}
-		pb.progress("%d pairs: generated in %s, %.1f MB", n, r.Gen.Took.Round(time.Millisecond), float64(r.Gen.FileBytes)/1e6)
+		progress("%d pairs: generated in %s, %.1f MB", n, r.Gen.Took.Round(time.Millisecond), float64(r.Gen.FileBytes)/1e6)
 	}
 	pb.cfgPath = filepath.Join(pb.dir, fmt.Sprintf("cpimgw-%d.yaml", n))
 	if err := os.WriteFile(pb.cfgPath, []byte(pb.config(stateDir)), 0o600); err != nil {
@@ -267,13 +220,13 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 		return r, err
 	}
 	defer func() { pb.gw.stop() }()
-	pb.progress("%d pairs: ready %s ms after exec (state restored %s, dialogs restored %s, listening %s, linked %s), %.2f CPU-s",
+	progress("%d pairs: ready %s ms after exec (state restored %s, dialogs restored %s, listening %s, linked %s), %.2f CPU-s",
 		n, ms(r.First.since(r.First.Ready)), ms(r.First.since(r.First.State)), ms(r.First.since(r.First.Dialogs)),
 		ms(r.First.since(r.First.Listening)), ms(r.First.since(r.First.Linked)), r.First.CPU)
 	if r.Idle, r.IdleGC, err = pb.idleMemory(ctx); err != nil {
 		return r, err
 	}
-	pb.progress("%d pairs: idle RSS %.1f MiB (anon %.1f, file %.1f), live heap at the last of %d GCs %d MiB",
+	progress("%d pairs: idle RSS %.1f MiB (anon %.1f, file %.1f), live heap at the last of %d GCs %d MiB",
 		n, mib(r.Idle.VmRSS), mib(r.Idle.RssAnon), mib(r.Idle.RssFile), r.IdleGC.Cycles, r.IdleGC.Live)
 	if n == 0 {
 		return r, nil
@@ -291,7 +244,7 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 	if r.Restart, err = pb.start(ctx, n, "restart"); err != nil {
 		return r, err
 	}
-	pb.progress("%d pairs: after SIGKILL ready %s ms after exec", n, ms(r.Restart.since(r.Restart.Ready)))
+	progress("%d pairs: after SIGKILL ready %s ms after exec", n, ms(r.Restart.since(r.Restart.Ready)))
 	if r.IdleAfter, r.IdleAfterGC, err = pb.idleMemory(ctx); err != nil {
 		return r, err
 	}
@@ -302,7 +255,7 @@ func (pb *pbench) runPairs(ctx context.Context, n int) (pairsRun, error) {
 		if err != nil {
 			return r, fmt.Errorf("after the restart, %s: %w", p.title, err)
 		}
-		pb.progress("%d pairs: after the restart, %s: %s", n, p.title, s.summary())
+		progress("%d pairs: after the restart, %s: %s", n, p.title, s.summary())
 		r.Check = append(r.Check, s)
 	}
 	return r, nil
@@ -330,9 +283,6 @@ log:
   level: info
 `, sipDomain, pb.prosody.ComponentAddr(), pb.prosodySecret(), pb.sipAddr, xmppDomain, sipDomain, stateDir)
 }
-
-// prosodySecret is the component secret Prosody was configured with.
-func (pb *pbench) prosodySecret() string { return pb.prosody.Opts.Components[sipDomain] }
 
 // start runs the gateway and waits for its restore and readiness lines.
 func (pb *pbench) start(ctx context.Context, n int, name string) (startup, error) {
@@ -411,31 +361,6 @@ func (pb *pbench) start(ctx context.Context, n int, name string) (startup, error
 	return su, nil
 }
 
-// readLines returns the complete lines of path from off on, the offset
-// after them and an unfinished last line to complete next time.
-func readLines(path string, off int64, part string) ([]string, int64, string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, off, part
-	}
-	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, off, part
-	}
-	var out []string
-	r := bufio.NewReaderSize(f, 1<<16)
-	for {
-		line, err := r.ReadString('\n')
-		off += int64(len(line))
-		if err != nil {
-			part += line
-			return out, off, part
-		}
-		out = append(out, part+line)
-		part = ""
-	}
-}
-
 // idleMemory lets the gateway rest, then reads its memory and the
 // garbage collections since its start (the last one's live heap).
 func (pb *pbench) idleMemory(ctx context.Context) (memStatus, gcStats, error) {
@@ -488,18 +413,9 @@ func (pb *pbench) firstPath() path {
 // 10 000 mostly used ones).
 func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 	for _, p := range pb.paths() {
-		n := min(50, pb.pairs)
-		r, err := p.run(ctx, pb.nextTag(), n, time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("warm-up of %s: %w", p.title, err)
+		if err := pb.warmUp(ctx, p, min(50, pb.pairs)); err != nil {
+			return nil, err
 		}
-		if r.Received == 0 {
-			return nil, fmt.Errorf("warm-up of %s: nothing arrived (gateway log:\n%s)", p.title, pb.gw.tail(20))
-		}
-		if !r.clean() {
-			pb.progress("warm-up of %s was not clean: %s", p.title, r.failure())
-		}
-		time.Sleep(pb.o.settle)
 	}
 	var results []stepResult
 	// Not run again under other load: a second pass would meet used
@@ -509,32 +425,36 @@ func (pb *pbench) throughput(ctx context.Context) ([]stepResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the first presence→NOTIFY pass: %w", err)
 	}
-	pb.progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, "first NOTIFY on each dialog", rate, first.summary(), first.GC.Cycles, first.GC.CPU.Seconds())
+	progress("%s: %s", pb.stepLabel("first NOTIFY on each dialog", rate), withGC(first))
 	results = append(results, first)
 	time.Sleep(pb.o.settle)
 	for _, p := range pb.paths() {
-		for _, rate := range pb.o.prates {
-			var r stepResult
-			var err error
-			for try := 0; ; try++ {
-				if r, err = pb.measure(ctx, p, rate, pb.o.step); err != nil {
-					return nil, fmt.Errorf("%s at %d/s: %w", p.title, rate, err)
+		steps, err := pb.stepUp(pb.o.prates,
+			func(rate int) string { return pb.stepLabel(p.title, rate) },
+			withGC,
+			func(rate int) (stepResult, error) {
+				r, err := pb.measure(ctx, p, rate, pb.o.step)
+				if err != nil {
+					return r, fmt.Errorf("%s at %d/s: %w", p.title, rate, err)
 				}
-				pb.progress("%6d pairs %-24s %5d/s: %s; %d GCs, %.2f CPU-s", pb.pairs, p.title, rate, r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
-				if !r.loaded() || try == pb.o.retries {
-					break
-				}
-				pb.progress("%6d pairs %-24s %5d/s: other load %.0f%% of a core; again", pb.pairs, p.title, rate, 100*r.foreignShare())
-				time.Sleep(pb.o.settle)
-			}
-			results = append(results, r)
-			if !r.passed() && !pb.o.all {
-				break
-			}
-			time.Sleep(pb.o.settle)
+				return r, nil
+			})
+		if err != nil {
+			return nil, err
 		}
+		results = append(results, steps...)
 	}
 	return results, nil
+}
+
+// stepLabel begins the progress lines of a step.
+func (pb *pbench) stepLabel(title string, rate int) string {
+	return fmt.Sprintf("%6d pairs %-24s %5d/s", pb.pairs, title, rate)
+}
+
+// withGC is a step's summary and the gateway's garbage collections in it.
+func withGC(r stepResult) string {
+	return fmt.Sprintf("%s; %d GCs, %.2f CPU-s", r.summary(), r.GC.Cycles, r.GC.CPU.Seconds())
 }
 
 // measure runs one step of p at rate for up to d and adds the CPU, the
@@ -550,27 +470,12 @@ func (pb *pbench) measure(ctx context.Context, p path, rate int, d time.Duration
 	if !b.linked.Load() {
 		return stepResult{}, fmt.Errorf("the gateway is not linked to Prosody:\n%s", b.gw.tail(20))
 	}
-	logOff := b.gw.logSize()
-	g0, err := b.gw.cpu(b.clkTck)
+	// Every presence path goes through the gateway (p.gw): runStep counts
+	// its CPU.
+	r, logOff, err := b.runStep(ctx, p, rate, d)
 	if err != nil {
-		return stepResult{}, err
-	}
-	p0, _ := b.prosodyCPU()
-	load := b.startLoadMeter()
-	r, err := p.run(ctx, b.nextTag(), rate, d)
-	if err != nil {
-		load.stop()
 		return r, err
 	}
-	g1, err := b.gw.cpu(b.clkTck)
-	if err != nil {
-		load.stop()
-		return r, fmt.Errorf("the gateway died during the step: %w\n%s", err, b.gw.tail(20))
-	}
-	p1, _ := b.prosodyCPU()
-	r.ForeignCPU = float64(load.stop()) / b.clkTck
-	r.Path, r.Rate = p.id, rate
-	r.GatewayCPU, r.ProsodyCPU = g1-g0, p1-p0
 	r.Warnings, r.GC = notableLogs(b.gw.logPath, logOff)
 	r.GatewayRSS = b.gw.rss()
 	return r, nil
@@ -669,15 +574,9 @@ func (pb *pbench) x2sStep(ctx context.Context, tag, rate int, d time.Duration) (
 		return stepResult{}, err
 	}
 	defer uac.Stop()
-	r := stepResult{Duration: dur, Sent: n, FailWhy: map[string]int{}}
-	okCalls, failed, retrans, err := pb.uacStats(ctx, uac, dur)
+	r, err := pb.uacResult(ctx, uac, n, dur, "no 200 from the gateway (sipp failed call)")
 	if err != nil {
 		return r, err
-	}
-	r.Retrans = retrans
-	if failed > 0 || okCalls < n {
-		r.Failed = max(failed, n-okCalls)
-		r.FailWhy["no 200 from the gateway (sipp failed call)"] = r.Failed
 	}
 	if err := waitFor(ctx, time.Now().Add(pb.o.grace), func() bool { return pb.inbox.count(tag) >= n }); err != nil {
 		return r, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,9 +78,7 @@ func (r report) markdown() string {
 	var b strings.Builder
 	f := r.facts
 	fmt.Fprintf(&b, "## End-to-end pager benchmark\n\n")
-	fmt.Fprintf(&b, "Run %s, `%s`, %s in all.\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), r.o.command, r.runtime.Round(time.Second))
-	fmt.Fprintf(&b, "Machine: %d × %s, %s RAM, Linux %s; %s (%s, commit %s); %s; %s.\n\n",
-		f.CPUs, f.CPUModel, f.Mem, f.Kernel, f.Gateway, f.Go, f.Commit, f.Prosody, f.SIPp)
+	writeRun(&b, r.o, f, r.started, r.runtime)
 	fmt.Fprintf(&b, "Steps of %s at %s msg/s. A step passes with zero loss: every message arrived within %s "+
 		"of the last send, none was refused (sipp failed call, XMPP error stanza), and the sender kept at least 95%% "+
 		"of the rate; stepping stops at the first step that does not pass. Latency is one-way, from the send time "+
@@ -88,19 +87,7 @@ func (r report) markdown() string {
 		"it runs with its default settings and logs at warn. sipp, Prosody, cpimgw and the bench's XMPP clients share the %d cores.\n\n",
 		r.o.step, joinInts(r.o.rates), r.o.grace, idleText(r.idleCPU), f.CPUs)
 
-	loaded, worst := 0, 0.0
-	for _, s := range r.results {
-		if s.loaded() {
-			loaded++
-			worst = max(worst, s.foreignShare())
-		}
-	}
-	if loaded > 0 {
-		fmt.Fprintf(&b, "**Other users' processes took more than %.0f%% of a core during %d of %d steps (up to %.0f%%).** "+
-			"Those steps' figures are skewed (each was run up to %d more times); see the other-load column of the step table, "+
-			"and run again on a quieter machine.\n\n",
-			100*foreignLimit, loaded, len(r.results), 100*worst, r.o.retries)
-	}
+	writeLoadWarning(&b, r.results, r.o.retries, "the other-load column of the step table, and run again on a quieter machine")
 
 	for _, d := range []direction{s2x, x2s} {
 		switch d {
@@ -112,43 +99,29 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "| path | highest zero-loss rate (msg/s) | p50 / p99 there (ms) | p50 / p99 at %d msg/s (ms) | gateway CPU-s per 1000 msgs there | first step that did not pass |\n", r.o.ref)
 		b.WriteString("|---|--:|--:|--:|--:|---|\n")
 		for _, p := range r.shown() {
-			if !hasDir(p.dirs, d) {
+			if !slices.Contains(p.dirs, d) {
 				continue
 			}
-			steps := r.steps(p.id)
+			steps := stepsOf(r.results, p.id)
 			if len(steps) == 0 {
 				continue
 			}
-			best, fail := -1, -1
-			for i, s := range steps {
-				if s.passed() {
-					best = i
-				} else if fail < 0 {
-					fail = i
-				}
-			}
+			best, fail := bestAndFail(steps)
 			row := []string{p.title, "none", "—", "—", "—", "none"}
 			if best >= 0 {
 				s := steps[best]
 				row[1] = fmt.Sprint(s.Rate)
-				row[2] = ms(s.p(50)) + " / " + ms(s.p(99))
+				row[2] = latencies(s)
 				if p.gw {
 					row[4] = cpuPer1000(s)
 				}
 			}
 			for _, s := range steps {
 				if s.Rate == r.o.ref {
-					row[3] = ms(s.p(50)) + " / " + ms(s.p(99))
-					if !s.passed() {
-						row[3] += " (did not pass)"
-					}
+					row[3] = latencies(s) + didNotPass(s)
 				}
 			}
-			if fail >= 0 {
-				row[5] = fmt.Sprintf("%d msg/s: %s", steps[fail].Rate, steps[fail].failure())
-			} else {
-				row[5] = fmt.Sprintf("none up to %d msg/s", steps[len(steps)-1].Rate)
-			}
+			row[5] = firstFailure(steps, fail, " msg/s")
 			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		}
 		b.WriteString("\n")
@@ -158,7 +131,7 @@ func (r report) markdown() string {
 	b.WriteString("| path | target msg/s | offered msg/s | delivered / sent | refused | dups | p50 ms | p99 ms | max ms | gateway CPU-s /1000 | gateway CPU | gateway RSS MiB | Prosody CPU | other load | gateway warnings |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, p := range r.shown() {
-		for _, s := range r.steps(p.id) {
+		for _, s := range stepsOf(r.results, p.id) {
 			gwPer, gwPct, gwRSS, prPct := "—", "—", "—", "—"
 			if p.gw {
 				gwPer = cpuPer1000(s)
@@ -199,9 +172,34 @@ func (r report) shown() []path {
 	return out
 }
 
-func (r report) steps(id string) []stepResult {
+// writeRun writes when and how the benchmark ran and on what machine.
+func writeRun(b *strings.Builder, o options, f facts, started time.Time, runtime time.Duration) {
+	fmt.Fprintf(b, "Run %s, `%s`, %s in all.\n\n", started.UTC().Format("2006-01-02 15:04 UTC"), o.command, runtime.Round(time.Second))
+	fmt.Fprintf(b, "Machine: %d × %s, %s RAM, Linux %s; %s (%s, commit %s); %s; %s.\n\n",
+		f.CPUs, f.CPUModel, f.Mem, f.Kernel, f.Gateway, f.Go, f.Commit, f.Prosody, f.SIPp)
+}
+
+// writeLoadWarning warns, when other users' processes skewed some of
+// steps, how many and how much; see says where to look.
+func writeLoadWarning(b *strings.Builder, steps []stepResult, retries int, see string) {
+	loaded, worst := 0, 0.0
+	for _, s := range steps {
+		if s.loaded() {
+			loaded++
+			worst = max(worst, s.foreignShare())
+		}
+	}
+	if loaded > 0 {
+		fmt.Fprintf(b, "**Other users' processes took more than %.0f%% of a core during %d of %d steps (up to %.0f%%).** "+
+			"Those steps' figures are skewed (each was run up to %d more times); see %s.\n\n",
+			100*foreignLimit, loaded, len(steps), 100*worst, retries, see)
+	}
+}
+
+// stepsOf returns the steps of path id.
+func stepsOf(steps []stepResult, id string) []stepResult {
 	var out []stepResult
-	for _, s := range r.results {
+	for _, s := range steps {
 		if s.Path == id {
 			out = append(out, s)
 		}
@@ -209,13 +207,38 @@ func (r report) steps(id string) []stepResult {
 	return out
 }
 
-func hasDir(ds []direction, d direction) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
+// bestAndFail are the indexes in the steps of one path of the last step
+// that passed and the first that did not, or -1.
+func bestAndFail(steps []stepResult) (best, fail int) {
+	best, fail = -1, -1
+	for i, s := range steps {
+		if s.passed() {
+			best = i
+		} else if fail < 0 {
+			fail = i
 		}
 	}
-	return false
+	return best, fail
+}
+
+// firstFailure renders the first step that did not pass (steps[fail]),
+// or that none did up to the last rate; unit follows a rate.
+func firstFailure(steps []stepResult, fail int, unit string) string {
+	if fail >= 0 {
+		return fmt.Sprintf("%d%s: %s", steps[fail].Rate, unit, steps[fail].failure())
+	}
+	return fmt.Sprintf("none up to %d%s", steps[len(steps)-1].Rate, unit)
+}
+
+// latencies renders a step's p50 / p99 in milliseconds.
+func latencies(s stepResult) string { return ms(s.p(50)) + " / " + ms(s.p(99)) }
+
+// didNotPass marks a figure of a step that did not pass.
+func didNotPass(s stepResult) string {
+	if s.passed() {
+		return ""
+	}
+	return " (did not pass)"
 }
 
 func cpuPer1000(s stepResult) string {
