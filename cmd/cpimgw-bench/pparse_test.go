@@ -261,3 +261,20 @@ func TestGCStats(t *testing.T) {
 		t.Errorf("gcStats = %+v, want %+v", g, want)
 	}
 }
+
+// TestNotableLogsLineEnds: records read from the gateway's log keep their
+// last attribute whole: suppressed=N counts N more records, and a message
+// in the last field has no line end in it.
+func TestNotableLogsLineEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.log")
+	log := "time=2026-11-22T07:12:00.000Z level=WARN msg=\"sipgo: read error\" side=sip suppressed=41\n" +
+		"time=2026-11-22T07:12:00.001Z level=INFO msg=stopped\n"
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := notableLogs(path, 0)
+	want := map[string]int{"WARN sipgo: read error": 42, "INFO stopped": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("notableLogs = %v, want %v", got, want)
+	}
+}

@@ -490,6 +490,7 @@ func notableLogs(path string, offset int64) (map[string]int, gcStats) {
 	out := map[string]int{}
 	var gc gcStats
 	for _, l := range lines {
+		l = strings.TrimRight(l, "\r\n") // the last attribute (suppressed=N) must not carry the line end
 		if c, ok := parseGCLine(l); ok {
 			gc.add(c)
 			continue
