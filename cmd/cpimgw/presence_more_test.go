@@ -461,7 +461,7 @@ func TestE2EPresenceLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectPresence(t, ps.alice, "resource-constraint from dan", func(p peers.Presence) bool {
-		return p.Type == "error" && p.From == "dan@"+sipDomain && p.ErrorCondition == "resource-constraint"
+		return p.Type == "error" && p.From == "dan@"+sipDomain && p.ErrorCondition == "resource-constraint" && p.ID == "lim"
 	})
 }
 
@@ -503,4 +503,89 @@ func TestE2EPresenceDeclined(t *testing.T) {
 	if code, err := mallory.Wait(wctx); err != nil || code != 0 {
 		t.Fatalf("sipp mallory exit %d %v: %s", code, err, mallory.Errors())
 	}
+}
+
+// TestE2EPresenceTCP: NOTIFYs take the transport RFC 6665 and RFC 3261
+// §18.1.1 ask for. A watcher that subscribed over TCP gets them over TCP
+// (sipside sends them on the SUBSCRIBE's connection; that it is the same
+// connection is proven by sipside's loopback tests, not here); a NOTIFY over 1300
+// bytes to a watcher that subscribed over UDP through Kamailio leaves the
+// gateway over TCP (the gateway's Via, below Kamailio's, says TCP) and
+// still arrives whole.
+func TestE2EPresenceTCP(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{})
+	ctx := context.Background()
+	long := strings.Repeat("Out of office until Monday. ", 60) // about 1.7 kB of note
+	watch := func(t *testing.T, name, remote string, tcp bool) *sipWatcher {
+		t.Helper()
+		sub, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:" + name + "@" + sipDomain + ">",
+			Expires: 60, UntilTerminated: true}.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := peers.StartSIPp(peers.SIPpOptions{Dir: ps.dir, Name: name, Scenario: sub, Remote: remote,
+			Calls: 1, TCP: tcp, TraceMsg: true, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		expectPresence(t, ps.alice, "subscribe from "+name, func(p peers.Presence) bool {
+			return p.Type == "subscribe" && p.From == name+"@"+sipDomain
+		})
+		if err := ps.alice.SendRaw(ctx, `<presence type='subscribed' to='`+name+`@`+sipDomain+`'/>`); err != nil {
+			t.Fatal(err)
+		}
+		return &sipWatcher{p: p}
+	}
+	// gatewayVia is the transport of the gateway's Via in a NOTIFY (the
+	// last one: a proxy adds its own above it).
+	gatewayVia := func(r *sip.Request) string {
+		vias := r.GetHeaders("Via")
+		if len(vias) == 0 {
+			return ""
+		}
+		v, ok := vias[len(vias)-1].(*sip.ViaHeader)
+		if !ok {
+			return ""
+		}
+		return v.Transport
+	}
+	hasNote := func(t *testing.T, r *sip.Request, note string) bool {
+		for _, tu := range tuples(t, r) {
+			for _, n := range tu.Notes {
+				if n.Text == note {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
+	t.Run("a TCP watcher gets its NOTIFYs over TCP", func(t *testing.T) {
+		w := watch(t, "tess", ps.sipAddr, true)
+		if err := ps.alice.SendRaw(ctx, `<presence><status>over TCP</status></presence>`); err != nil {
+			t.Fatal(err)
+		}
+		n := w.waitNotify(t, "active, note 'over TCP'", func(r *sip.Request) bool {
+			return strings.HasPrefix(state(r), "active") && hasNote(t, r, "over TCP")
+		})
+		if tr := gatewayVia(n); tr != "TCP" {
+			t.Errorf("NOTIFY Via transport %q, want TCP", tr)
+		}
+	})
+	t.Run("over 1300 bytes leaves over TCP", func(t *testing.T) {
+		w := watch(t, "uma", ps.kam.Addr(), false)
+		if err := ps.alice.SendRaw(ctx, `<presence><status>`+long+`</status></presence>`); err != nil {
+			t.Fatal(err)
+		}
+		n := w.waitNotify(t, "active with the long note", func(r *sip.Request) bool {
+			return strings.HasPrefix(state(r), "active") && hasNote(t, r, long)
+		})
+		if len(n.Body()) <= 1300 {
+			t.Fatalf("NOTIFY body %d bytes: not over the limit, the test proves nothing", len(n.Body()))
+		}
+		if tr := gatewayVia(n); tr != "TCP" {
+			t.Errorf("a NOTIFY of %d bytes left the gateway over %q, want TCP (RFC 3261 §18.1.1)", len(n.Body()), tr)
+		}
+	})
 }
