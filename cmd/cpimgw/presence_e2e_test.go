@@ -48,6 +48,8 @@ type presenceOptions struct {
 	publish bool
 	// maxPerWatcher sets presence.max_per_watcher.
 	maxPerWatcher int
+	// subscribeRate sets presence.subscribe_rate (default 50/s).
+	subscribeRate float64
 }
 
 // newPresenceStack starts Prosody, Kamailio and the gateway with presence
@@ -106,7 +108,7 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 		Presence: PresenceConfig{StateDir: filepath.Join(s.dir, "state"), Mode: map[bool]string{true: "publish"}[o.publish],
 			SubscribeExpires: o.subscribeExpires, MinExpires: time.Second, MaxExpires: time.Minute,
 			NotifyInterval: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond,
-			MaxPerWatcher: o.maxPerWatcher},
+			MaxPerWatcher: o.maxPerWatcher, SubscribeRate: o.subscribeRate},
 		ShutdownTimeout: 10 * time.Second,
 	}
 	s.startGateway(ctx, cfg)

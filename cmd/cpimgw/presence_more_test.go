@@ -465,6 +465,26 @@ func TestE2EPresenceLimits(t *testing.T) {
 	})
 }
 
+// TestE2EPresenceRate: beyond presence.subscribe_rate from one source a
+// SUBSCRIBE gets 503 with Retry-After (issue 4 item 5). At 0.2/s the
+// second SUBSCRIBE comes well within the 5 s a new token takes.
+func TestE2EPresenceRate(t *testing.T) {
+	ps := newPresenceStack(t, presenceOptions{subscribeRate: 0.2})
+	first, err := peers.SubscribeUAC{RequestURI: "sip:alice@" + xmppDomain, From: "<sip:vera@" + sipDomain + ">", Expires: 60}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSIPp(t, ps.dir, "vera-1", first, ps.sipAddr)
+	second, err := peers.SubscribeUAC{RequestURI: "sip:dave@" + xmppDomain, From: "<sip:vera@" + sipDomain + ">", Expires: 60, Expect: 503}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := runSIPp(t, ps.dir, "vera-2", second, ps.sipAddr)
+	if res := response(t, p); res.GetHeader("Retry-After") == nil {
+		t.Errorf("503 without Retry-After: %v", res)
+	}
+}
+
 // TestE2EPresenceDeclined: an XMPP user declines a SIP watcher's request:
 // the pending subscription ends with NOTIFY terminated;reason=rejected and
 // no presence is ever notified (RFC 8048 §5.3.1, SUB-18, SUB-28).
