@@ -79,29 +79,12 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	s := &stack{t: t, dir: t.TempDir(), password: "alice-pw"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	s.prosody = startProsody(ctx, t, s.dir, map[string]string{"alice": s.password})
+	s.sipAddr = freeLoopbackAddr(t)
 	var err error
-	s.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(s.dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: "component-secret"},
-		Users:      map[string]string{"alice": s.password},
-		Logf:       t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.prosody.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.prosody.Stop)
-
-	sipPort, err := peers.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if s.uasPort, err = peers.FreePort(); err != nil {
 		t.Fatal(err)
 	}
-	s.sipAddr = fmt.Sprintf("127.0.0.1:%d", sipPort)
 	cfg := &Config{
 		XMPP: XMPPConfig{
 			Component: sipDomain, Server: s.prosody.ComponentAddr(), Secret: "component-secret",
@@ -122,6 +105,36 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	s.startGateway(ctx, cfg)
 	s.alice = s.login(ctx)
 	return s
+}
+
+// startProsody starts a Prosody under dir with the users (localpart →
+// password) and the gateway's component, until the test ends.
+func startProsody(ctx context.Context, t *testing.T, dir string, users map[string]string) *peers.Prosody {
+	t.Helper()
+	p, err := peers.NewProsody(peers.ProsodyOptions{
+		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
+		Components: map[string]string{sipDomain: "component-secret"},
+		Users:      users, Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// freeLoopbackAddr returns 127.0.0.1:PORT with a port free for TCP and
+// UDP: where the gateway's SIP listeners go.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	port, err := peers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // startGateway runs the gateway in-process with cfg (defaults filled in)

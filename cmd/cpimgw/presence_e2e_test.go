@@ -60,37 +60,12 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := &stack{t: t, dir: t.TempDir(), password: "alice-pw"}
-	var err error
-	s.prosody, err = peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(s.dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: "component-secret"},
-		Users:      map[string]string{"alice": s.password, "dave": "dave-pw"},
-		Logf:       t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.prosody.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.prosody.Stop)
-
-	sipPort, err := peers.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.sipAddr = fmt.Sprintf("127.0.0.1:%d", sipPort)
-	kam, err := peers.NewKamailio(peers.KamailioOptions{
+	s.prosody = startProsody(ctx, t, s.dir, map[string]string{"alice": s.password, "dave": "dave-pw"})
+	s.sipAddr = freeLoopbackAddr(t)
+	kam := startKamailio(ctx, t, peers.KamailioOptions{
 		Dir: filepath.Join(s.dir, "kamailio"), SIPDomain: sipDomain,
-		GatewayDomains: []string{xmppDomain}, Gateway: s.sipAddr, PublishMode: o.publish, Logf: t.Logf,
+		GatewayDomains: []string{xmppDomain}, Gateway: s.sipAddr, PublishMode: o.publish,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kam.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kam.Stop)
 	proxy := o.outboundProxy
 	if proxy == "" {
 		proxy = "sip:" + kam.Addr()
@@ -114,6 +89,22 @@ func newPresenceStack(t *testing.T, o presenceOptions) *presenceStack {
 	s.startGateway(ctx, cfg)
 	s.alice = s.login(ctx)
 	return &presenceStack{stack: s, kam: kam}
+}
+
+// startKamailio starts a Kamailio with the options and its log in the
+// test's, until the test ends.
+func startKamailio(ctx context.Context, t *testing.T, o peers.KamailioOptions) *peers.Kamailio {
+	t.Helper()
+	o.Logf = t.Logf
+	kam, err := peers.NewKamailio(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kam.Stop)
+	return kam
 }
 
 // nextPresence returns the next presence stanza c receives.

@@ -99,34 +99,12 @@ func TestE2EPresenceRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	prosody, err := peers.NewProsody(peers.ProsodyOptions{
-		Dir: filepath.Join(dir, "prosody"), Domain: xmppDomain,
-		Components: map[string]string{sipDomain: "component-secret"},
-		Users:      map[string]string{"alice": "alice-pw"}, Logf: t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prosody.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(prosody.Stop)
-	sipPort, err := peers.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort)
-	kam, err := peers.NewKamailio(peers.KamailioOptions{Dir: filepath.Join(dir, "kamailio"), SIPDomain: sipDomain,
-		GatewayDomains: []string{xmppDomain}, Gateway: sipAddr, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kam.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kam.Stop)
+	prosody := startProsody(ctx, t, dir, map[string]string{"alice": "alice-pw"})
+	sipAddr := freeLoopbackAddr(t)
+	kam := startKamailio(ctx, t, peers.KamailioOptions{Dir: filepath.Join(dir, "kamailio"), SIPDomain: sipDomain,
+		GatewayDomains: []string{xmppDomain}, Gateway: sipAddr})
 	cfgPath := filepath.Join(dir, "cpimgw.yaml")
-	err = os.WriteFile(cfgPath, []byte(fmt.Sprintf(`xmpp:
+	err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`xmpp:
   component: %s
   server: %s
   secret: component-secret

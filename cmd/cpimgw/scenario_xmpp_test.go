@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
-	"sync"
-	"time"
 
-	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/roster"
 	"mellium.im/xmpp/stanza"
+
+	"cpimgw/internal/peers"
 )
 
 // The XMPP half of the scenario runner: a c2s client that hands every
@@ -333,83 +331,35 @@ func matchNode(exp, got *xnode, exact bool, path string, caps map[string]string)
 }
 
 // xmppUser is a logged-in c2s client of the scenario stack that queues
-// every stanza it receives, except the echoes of its own presence and the
-// roster pushes of its server, which it answers itself (RFC 6121 §2.1.6)
-// and only logs: both come from the user's server, not the gateway.
+// every stanza it receives, except the echoes of its own presence (which
+// peers.Stream keeps) and the roster pushes of its server, which it
+// answers itself (RFC 6121 §2.1.6) and only logs: both come from the
+// user's server, not the gateway.
 type xmppUser struct {
 	name string
 	JID  jid.JID
-	sess *xmpp.Session
-	conn net.Conn
+	st   *peers.Stream
 	in   chan *xnode
-	done chan struct{}
 	// logf shows what the client handles itself (roster pushes); set
 	// before the session serves, read by its handler.
 	logf func(format string, args ...any)
-
-	available chan struct{}
-	availOnce sync.Once
-	closeOnce sync.Once
 }
 
 // loginUser connects to the c2s port, authenticates as the bare JID user
 // with SASL PLAIN, binds a resource the server chooses, fetches the roster,
-// sends initial presence and waits for its echo (RFC 6121 §4.2.2). The
-// roster get makes the session an "interested resource" (RFC 6121 §2.1.6),
-// to which the server delivers the subscription stanzas subscribed,
-// unsubscribed and unsubscribe (RFC 6121 §3.1.6, §3.2.3, §3.3.3); without
-// it a transcript could not see them.
+// sends initial presence and waits for its echo (RFC 6121 §4.2.2): see
+// peers.Stream.Online. The roster get makes the session an "interested
+// resource" (RFC 6121 §2.1.6), to which the server delivers the
+// subscription stanzas subscribed, unsubscribed and unsubscribe (RFC 6121
+// §3.1.6, §3.2.3, §3.3.3); without it a transcript could not see them.
 func loginUser(ctx context.Context, name, addr, user, password string, logf func(format string, args ...any)) (*xmppUser, error) {
-	j, err := jid.Parse(user)
+	st, err := peers.Dial(ctx, addr, user, password)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
+	u := &xmppUser{name: name, JID: st.JID, st: st, in: make(chan *xnode, 1024), logf: logf}
+	if err := st.Online(ctx, xmpp.HandlerFunc(u.handle)); err != nil {
 		return nil, err
-	}
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	s, err := xmpp.NewSession(ctx, j.Domain(), j, conn, xmpp.Secure, xmpp.NewNegotiator(
-		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
-				xmpp.SASL("", password, sasl.Plain),
-				xmpp.BindResource(),
-			}}
-		}))
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("xmpp login %s: %w", user, err)
-	}
-	conn.SetDeadline(time.Time{})
-	u := &xmppUser{name: name, JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan *xnode, 1024),
-		done: make(chan struct{}), available: make(chan struct{}), logf: logf}
-	go func() {
-		defer close(u.done)
-		s.Serve(xmpp.HandlerFunc(u.handle))
-	}()
-	items := roster.Fetch(ctx, s)
-	for items.Next() {
-	}
-	err = items.Err()
-	if cerr := items.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		u.Close()
-		return nil, fmt.Errorf("xmpp login %s: roster get: %w", user, err)
-	}
-	if err := u.send(ctx, `<presence/>`); err != nil {
-		u.Close()
-		return nil, err
-	}
-	select {
-	case <-u.available:
-	case <-ctx.Done():
-		u.Close()
-		return nil, fmt.Errorf("xmpp login %s: no presence echo: %w", user, ctx.Err())
-	case <-u.done:
-		return nil, fmt.Errorf("xmpp login %s: stream closed", user)
 	}
 	return u, nil
 }
@@ -420,11 +370,7 @@ func (u *xmppUser) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement)
 		return nil // unreadable: the stanza never reaches the transcript
 	}
 	from, _ := n.attr("", "from")
-	switch {
-	case n.Name.Local == "presence" && from == u.JID.String():
-		u.availOnce.Do(func() { close(u.available) })
-		return nil
-	case u.isRosterPush(n, from):
+	if u.isRosterPush(n, from) {
 		id, _ := n.attr("", "id")
 		u.logf("%s's server pushes a roster change (answered, not part of the transcript):\n%s", u.name, n)
 		_, err := xmlstream.Copy(t, stanza.IQ{ID: id, Type: stanza.ResultIQ}.Wrap(nil))
@@ -452,7 +398,7 @@ func (u *xmppUser) isRosterPush(n *xnode, from string) bool {
 
 // send writes one stanza given as XML text.
 func (u *xmppUser) send(ctx context.Context, stanza string) error {
-	return u.sess.Send(ctx, xml.NewDecoder(strings.NewReader(stanza)))
+	return u.st.SendRaw(ctx, stanza)
 }
 
 // next returns the next stanza received, or an error when ctx ends or the
@@ -463,7 +409,7 @@ func (u *xmppUser) next(ctx context.Context) (*xnode, error) {
 		return n, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-u.done:
+	case <-u.st.Done():
 		select {
 		case n := <-u.in:
 			return n, nil
@@ -474,15 +420,4 @@ func (u *xmppUser) next(ctx context.Context) (*xnode, error) {
 }
 
 // Close ends the session and the connection.
-func (u *xmppUser) Close() error {
-	var err error
-	u.closeOnce.Do(func() {
-		err = u.sess.Close()
-		u.conn.Close()
-		<-u.done
-	})
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	return err
-}
+func (u *xmppUser) Close() error { return u.st.Close() }

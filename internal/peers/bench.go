@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"bytes"
 	"errors"
 	"regexp"
 )
@@ -40,7 +39,5 @@ func (u BenchUAS) Render() (string, error) {
 	if !benchMarker.MatchString(u.Marker) {
 		return "", errors.New("peers: BenchUAS.Marker must be letters, digits, '-' or '_'")
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "bench_uas.xml.tmpl", u)
-	return b.String(), err
+	return renderScenario("bench_uas.xml.tmpl", u)
 }

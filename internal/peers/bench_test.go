@@ -2,9 +2,7 @@ package peers
 
 import (
 	"context"
-	"os"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 )
@@ -24,17 +22,7 @@ func TestBenchUASRender(t *testing.T) {
 		"marker that would break the XML":    {in: BenchUAS{Marker: `a"b`}, wantErr: true},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := tc.in.Render()
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Render error = %v, want error %v", err, tc.wantErr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("scenario lacks %q:\n%s", w, got)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkRender(t, tc.in, tc.want, tc.wantErr) })
 	}
 }
 
@@ -70,12 +58,8 @@ func TestBenchUASWithSIPp(t *testing.T) {
 		t.Fatalf("uac exit %d %v: %s", code, err, uac.Errors())
 	}
 	uas.Stop()
-	b, err := os.ReadFile(uas.LogFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	ts := `\d{4}-\d\d-\d\d\t\d\d:\d\d:\d\d\.\d{6}\t\d+\.\d{6}`
+	lines, b := readLogLines(t, uas.LogFile)
+	ts := sippTimestamp
 	for i, l := range lines {
 		want := regexp.MustCompile(`^` + ts + `\|bench 7 ` + string(rune('1'+i)) + ` ` + ts + `$`)
 		if !want.MatchString(l) {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"text/template"
-	"time"
 )
 
 // Kamailio as the SIP presence server of the end-to-end tests (issue 4).
@@ -456,21 +455,17 @@ func (k *Kamailio) Start(ctx context.Context) error {
 	}
 	out := lineWriter(k.log.logf(k.Opts.Logf), "")
 	cmd.Stdout, cmd.Stderr = out, out
-	pr, err := startProc(cmd)
-	if err != nil {
-		return err
-	}
-	k.proc = pr
-	done := pr.done
-	if err := waitListening(ctx, k.Addr(), done); err != nil {
-		k.stopLocked()
-		return fmt.Errorf("kamailio did not listen on tcp %s: %w\n%s", k.Addr(), err, k.log.tail(20))
-	}
-	if err := waitUDPBound(ctx, k.Addr(), done); err != nil {
-		k.stopLocked()
-		return fmt.Errorf("kamailio did not bind udp %s: %w\n%s", k.Addr(), err, k.log.tail(20))
-	}
-	return nil
+	var err error
+	k.proc, err = startProc(cmd, func(exited <-chan struct{}) error {
+		if err := waitListening(ctx, k.Addr(), exited); err != nil {
+			return fmt.Errorf("kamailio did not listen on tcp %s: %w\n%s", k.Addr(), err, k.log.tail(20))
+		}
+		if err := waitUDPBound(ctx, k.Addr(), exited); err != nil {
+			return fmt.Errorf("kamailio did not bind udp %s: %w\n%s", k.Addr(), err, k.log.tail(20))
+		}
+		return nil
+	})
+	return err
 }
 
 // Stop terminates kamailio (SIGTERM to its process group, SIGKILL after 5 s)
@@ -478,36 +473,8 @@ func (k *Kamailio) Start(ctx context.Context) error {
 func (k *Kamailio) Stop() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.stopLocked()
-}
-
-func (k *Kamailio) stopLocked() {
-	if k.proc == nil {
-		return
-	}
 	k.proc.stop()
 	k.proc = nil
-}
-
-// waitUDPBound polls until binding addr over UDP fails (the socket is taken),
-// the process exits or ctx ends.
-func waitUDPBound(ctx context.Context, addr string, exited <-chan struct{}) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil
-		}
-		u.Close()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return errors.New("process exited")
-		case <-tick.C:
-		}
-	}
 }
 
 // copyDir copies the regular files of src into a new directory dst.

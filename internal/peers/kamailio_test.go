@@ -71,43 +71,14 @@ func TestKamailioPresenceServer(t *testing.T) {
 	t.Cleanup(k.Stop)
 	t.Logf("kamailio listening on %s after %v", k.Addr(), time.Since(started))
 
-	// sipp runs one scenario against Kamailio (or as the gateway / dave
-	// when port is set) and returns its trace.
-	start := func(t *testing.T, name, scenario string, err error, port int) *SIPp {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := SIPpOptions{Dir: dir, Name: name, Scenario: scenario, Calls: 1, TraceMsg: true, TraceLogs: true,
-			LocalPort: port, Extra: []string{"-recv_timeout", "5000"}, Logf: t.Logf}
-		if port == 0 {
-			o.Remote = k.Addr()
-		}
-		s, err := StartSIPp(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Stop)
-		return s
-	}
-	finish := func(t *testing.T, s *SIPp) []TracedMessage {
-		t.Helper()
-		if code, err := s.Wait(ctx); err != nil || code != 0 {
-			t.Fatalf("sipp %s exit %d %v: %s", s.Opts.Name, code, err, s.Errors())
-		}
-		msgs, err := s.Messages()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msgs
-	}
+	sipps := kamailioSIPp{ctx: ctx, dir: dir, k: k}
 
 	// PUBLISH (RFC 3903 §4): an initial publication, then a refresh with
 	// the entity-tag of the first 2xx; each 2xx has a new SIP-ETag.
 	t.Run("publish", func(t *testing.T) {
 		xml, err := PublishUAC{RequestURI: "sip:bob@sip.example.test",
 			Steps: []PublishStep{{Expires: 60, Body: bobPIDF}, {Expires: 60}}}.Render()
-		msgs := finish(t, start(t, "publish", xml, err, 0))
+		msgs := sipps.finish(t, sipps.start(t, "publish", xml, err, 0))
 		if !checkFlow(t, msgs, "> PUBLISH sip:bob@sip.example.test", "< SIP/2.0 200 OK", "> PUBLISH sip:bob@sip.example.test", "< SIP/2.0 200 OK") {
 			t.Fatal(dump(msgs))
 		}
@@ -143,7 +114,7 @@ func TestKamailioPresenceServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(s.Stop)
-			msgs := finish(t, s)
+			msgs := sipps.finish(t, s)
 			if !checkFlow(t, msgs, "> SUBSCRIBE sip:bob@sip.example.test", "< SIP/2.0 200 OK", "< NOTIFY sip:watcher@", "> SIP/2.0 200",
 				"> SUBSCRIBE sip:127.0.0.1:", "< SIP/2.0 200 OK", "< NOTIFY sip:watcher@", "> SIP/2.0 200") {
 				return
@@ -173,7 +144,7 @@ func TestKamailioPresenceServer(t *testing.T) {
 		mark := k.LogMark()
 		xml, err := SubscribeUAC{RequestURI: "sip:erin@sip.example.test", From: "<sip:carol@sip.example.test>",
 			Notifies: 4, Unsubscribe: true}.Render()
-		watcher := start(t, "lifecycle_watcher", xml, err, 0)
+		watcher := sipps.start(t, "lifecycle_watcher", xml, err, 0)
 		if _, err := k.WaitLog(ctx, mark, "notify-reply 200 for sip:erin@sip.example.test"); err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +170,7 @@ func TestKamailioPresenceServer(t *testing.T) {
 			step.IfMatch = etag
 			mark := k.LogMark()
 			xml, err := PublishUAC{RequestURI: "sip:erin@sip.example.test", Steps: []PublishStep{step}}.Render()
-			pub := finish(t, start(t, fmt.Sprintf("lifecycle_publish%d", i), xml, err, 0))
+			pub := sipps.finish(t, sipps.start(t, fmt.Sprintf("lifecycle_publish%d", i), xml, err, 0))
 			if !checkFlow(t, pub, "> PUBLISH", "< SIP/2.0 200") {
 				t.Fatal(dump(pub))
 			}
@@ -212,16 +183,8 @@ func TestKamailioPresenceServer(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		msgs := finish(t, watcher)
-		var notifies []string
-		for _, m := range msgs {
-			if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") {
-				notifies = append(notifies, m.Raw)
-			}
-		}
-		if len(notifies) != 6 {
-			t.Fatalf("%d NOTIFYs, want 6:\n%s", len(notifies), dump(msgs))
-		}
+		msgs := sipps.finish(t, watcher)
+		notifies := receivedNotifies(t, msgs, 6)
 		checkNotify(t, notifies[0], `active;expires=\d+`, "", "")
 		checkNotify(t, notifies[1], `active;expires=\d+`, "application/pidf+xml", "<basic>open</basic>", "<note>Da</note>")
 		checkNotify(t, notifies[2], `active;expires=\d+`, "application/pidf+xml", "<basic>open</basic>", "<note>Da</note>")
@@ -239,31 +202,23 @@ func TestKamailioPresenceServer(t *testing.T) {
 		mark := k.LogMark()
 		xml, err := SubscribeUAC{RequestURI: "sip:frank@sip.example.test", From: "<sip:carol@sip.example.test>",
 			Notifies: 2, Unsubscribe: true}.Render()
-		pubWatcher := start(t, "expiry_pub_watcher", xml, err, 0)
+		pubWatcher := sipps.start(t, "expiry_pub_watcher", xml, err, 0)
 		xml, err = SubscribeUAC{RequestURI: "sip:gina@sip.example.test", From: "<sip:carol@sip.example.test>",
 			Expires: 2, Notifies: 1}.Render()
-		subWatcher := start(t, "expiry_sub_watcher", xml, err, 0)
+		subWatcher := sipps.start(t, "expiry_sub_watcher", xml, err, 0)
 		if _, err := k.WaitLog(ctx, mark, "notify-reply 200 for sip:frank@sip.example.test"); err != nil {
 			t.Fatal(err)
 		}
 		xml, err = PublishUAC{RequestURI: "sip:frank@sip.example.test",
 			Steps: []PublishStep{{Expires: 2, Body: strings.ReplaceAll(bobPIDF, "bob", "frank")}}}.Render()
 		published := time.Now()
-		finish(t, start(t, "expiry_publisher", xml, err, 0))
-		msgs := finish(t, pubWatcher)
+		sipps.finish(t, sipps.start(t, "expiry_publisher", xml, err, 0))
+		msgs := sipps.finish(t, pubWatcher)
 		t.Logf("publication (2 s) expired after %v", time.Since(published))
-		var notifies []string
-		for _, m := range msgs {
-			if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") {
-				notifies = append(notifies, m.Raw)
-			}
-		}
-		if len(notifies) != 4 {
-			t.Fatalf("%d NOTIFYs, want 4:\n%s", len(notifies), dump(msgs))
-		}
+		notifies := receivedNotifies(t, msgs, 4)
 		checkNotify(t, notifies[1], `active;expires=\d+`, "application/pidf+xml", "<basic>open</basic>")
 		checkNotify(t, notifies[2], `active;expires=\d+`, "", "")
-		msgs = finish(t, subWatcher)
+		msgs = sipps.finish(t, subWatcher)
 		if len(msgs) != 6 {
 			t.Fatalf("subscription expiry: %d messages:\n%s", len(msgs), dump(msgs))
 		}
@@ -278,7 +233,7 @@ func TestKamailioPresenceServer(t *testing.T) {
 			{Expires: 60, Body: strings.ReplaceAll(bobPIDF, "bob", "hank")},
 			{Expires: 60, IfMatch: "no-such-etag", Expect: 500},
 		}}.Render()
-		finish(t, start(t, "publish_unknown_etag", xml, err, 0))
+		sipps.finish(t, sipps.start(t, "publish_unknown_etag", xml, err, 0))
 	})
 
 	// A SUBSCRIBE for the gateway's domain is relayed to the gateway and
@@ -290,14 +245,14 @@ func TestKamailioPresenceServer(t *testing.T) {
 <tuple id="desktop"><status><basic>open</basic></status><note xml:lang="en">Writing specs</note></tuple>
 </presence>`
 		xml, err := NotifierUAS{Notifies: []NotifyStep{{State: "active;expires=60", Body: alicePIDF}}, Unsubscribe: true}.Render()
-		gateway := start(t, "relay_gateway", xml, err, gwPort)
+		gateway := sipps.start(t, "relay_gateway", xml, err, gwPort)
 		// The pause keeps the watcher's un-SUBSCRIBE behind its 200 to the
 		// NOTIFY: both pass through Kamailio, whose two workers could swap
 		// them, and the sipp notifier expects them in order.
 		xml, err = SubscribeUAC{RequestURI: "sip:alice@xmpp.example.test", From: "<sip:carol@sip.example.test>",
 			Unsubscribe: true, UnsubscribePauseMS: 200}.Render()
-		msgs := finish(t, start(t, "relay_watcher", xml, err, 0))
-		gmsgs := finish(t, gateway)
+		msgs := sipps.finish(t, sipps.start(t, "relay_watcher", xml, err, 0))
+		gmsgs := sipps.finish(t, gateway)
 		// A NOTIFY relayed by one worker may overtake the 200 relayed by
 		// the other: compare without order.
 		got, want := startLines(msgs), []string{"< NOTIFY sip:watcher@", "< NOTIFY sip:watcher@", "< SIP/2.0 200 OK", "< SIP/2.0 200 OK",
@@ -347,9 +302,9 @@ func TestKamailioPresenceServer(t *testing.T) {
 	// static location → there; anything else → 404.
 	t.Run("relay_message", func(t *testing.T) {
 		xml, err := MessageUAS{Status: 202, Reason: "Accepted"}.Render()
-		gateway := start(t, "message_gateway", xml, err, gwPort)
+		gateway := sipps.start(t, "message_gateway", xml, err, gwPort)
 		xml, err = MessageUAS{Status: 200, Reason: "OK"}.Render()
-		dave := start(t, "message_dave", xml, err, davePort)
+		dave := sipps.start(t, "message_dave", xml, err, davePort)
 		for _, c := range []struct {
 			name, to string
 			expect   int
@@ -361,11 +316,11 @@ func TestKamailioPresenceServer(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				xml, err := MessageUAC{RequestURI: c.to, From: "<sip:carol@sip.example.test>", To: c.to, Body: "hi", Expect: c.expect}.Render()
-				finish(t, start(t, "message_"+c.name, xml, err, 0))
+				sipps.finish(t, sipps.start(t, "message_"+c.name, xml, err, 0))
 			})
 		}
 		for _, s := range []*SIPp{gateway, dave} {
-			msgs := finish(t, s)
+			msgs := sipps.finish(t, s)
 			if len(msgs) != 2 || strings.Count(msgs[0].Raw, "\r\nVia:") != 2 || body(msgs[0].Raw) != "hi" {
 				t.Errorf("%s got:\n%s", s.Opts.Name, dump(msgs))
 			}
@@ -399,32 +354,16 @@ func TestKamailioPublishMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(k.Stop)
+	sipps := kamailioSIPp{ctx: ctx, dir: dir, k: k}
+	// run runs a UAC to the end and returns its trace; with a port it only
+	// starts sipp listening there.
 	run := func(name, scenario string, err error, port int) []TracedMessage {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := SIPpOptions{Dir: dir, Name: name, Scenario: scenario, Calls: 1, TraceMsg: true, LocalPort: port,
-			Extra: []string{"-recv_timeout", "5000"}, Logf: t.Logf}
-		if port == 0 {
-			o.Remote = k.Addr()
-		}
-		s, err := StartSIPp(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Stop)
+		s := sipps.start(t, name, scenario, err, port)
 		if port != 0 {
 			return nil
 		}
-		if code, err := s.Wait(ctx); err != nil || code != 0 {
-			t.Fatalf("sipp %s exit %d %v: %s", name, code, err, s.Errors())
-		}
-		msgs, err := s.Messages()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msgs
+		return sipps.finish(t, s)
 	}
 	alice := strings.ReplaceAll(bobPIDF, "bob@sip", "alice@xmpp")
 	xml, err := PublishUAC{RequestURI: "sip:alice@xmpp.example.test", Steps: []PublishStep{{Expires: 60, Body: alice}}}.Render()
@@ -475,6 +414,66 @@ func TestNewKamailioRejects(t *testing.T) {
 	if err := k.Check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// kamailioSIPp runs sipp scenarios of one call each in a test of k: a UAC
+// sends to Kamailio; with a port set, sipp listens there instead (as the
+// gateway or a user Kamailio relays to). Each run traces its messages and
+// <log> actions into dir and is stopped when the test that started it
+// ends.
+type kamailioSIPp struct {
+	ctx context.Context
+	dir string
+	k   *Kamailio
+}
+
+// start starts a run of scenario, which err (from its Render) must not
+// spoil.
+func (r kamailioSIPp) start(t *testing.T, name, scenario string, err error, port int) *SIPp {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := SIPpOptions{Dir: r.dir, Name: name, Scenario: scenario, Calls: 1, TraceMsg: true, TraceLogs: true,
+		LocalPort: port, Extra: []string{"-recv_timeout", "5000"}, Logf: t.Logf}
+	if port == 0 {
+		o.Remote = r.k.Addr()
+	}
+	s, err := StartSIPp(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// finish waits for a run to succeed and returns its trace.
+func (r kamailioSIPp) finish(t *testing.T, s *SIPp) []TracedMessage {
+	t.Helper()
+	if code, err := s.Wait(r.ctx); err != nil || code != 0 {
+		t.Fatalf("sipp %s exit %d %v: %s", s.Opts.Name, code, err, s.Errors())
+	}
+	msgs, err := s.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// receivedNotifies returns the NOTIFYs sipp received in a trace; it fails
+// the test unless there are want of them.
+func receivedNotifies(t *testing.T, msgs []TracedMessage, want int) []string {
+	t.Helper()
+	var notifies []string
+	for _, m := range msgs {
+		if m.Received && strings.HasPrefix(m.Raw, "NOTIFY ") {
+			notifies = append(notifies, m.Raw)
+		}
+	}
+	if len(notifies) != want {
+		t.Fatalf("%d NOTIFYs, want %d:\n%s", len(notifies), want, dump(msgs))
+	}
+	return notifies
 }
 
 // checkNotify checks a NOTIFY's Subscription-State (a regexp), its

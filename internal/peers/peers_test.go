@@ -20,6 +20,36 @@ func requireBinary(t *testing.T, path string) {
 	}
 }
 
+// checkRender renders a scenario and checks that it fails exactly when
+// wantErr is set and otherwise contains each of want.
+func checkRender(t *testing.T, in interface{ Render() (string, error) }, want []string, wantErr bool) {
+	t.Helper()
+	got, err := in.Render()
+	if (err != nil) != wantErr {
+		t.Fatalf("Render error = %v, want error %v", err, wantErr)
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("scenario lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+// sippTimestamp matches sipp's [timestamp] in a -trace_logs line: date,
+// time and epoch, each to the microsecond.
+const sippTimestamp = `\d{4}-\d\d-\d\d\t\d\d:\d\d:\d\d\.\d{6}\t\d+\.\d{6}`
+
+// readLogLines returns the lines of a sipp -trace_logs file, and the
+// file's content for failure messages.
+func readLogLines(t *testing.T, path string) ([]string, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"), b
+}
+
 // TestProsodyHarness checks the harness itself: a rendered Prosody starts
 // on loopback, two users log in over c2s and exchange a message.
 func TestProsodyHarness(t *testing.T) {

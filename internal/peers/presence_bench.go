@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -39,9 +38,7 @@ func (s NotifySink) Render() (string, error) {
 	if !benchMarker.MatchString(s.Marker) {
 		return "", errors.New("peers: NotifySink.Marker must be letters, digits, '-' or '_'")
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "bench_notify_sink.xml.tmpl", s)
-	return b.String(), err
+	return renderScenario("bench_notify_sink.xml.tmpl", s)
 }
 
 // NotifyUAC describes the sipp scenario at the sending end of the
@@ -119,9 +116,7 @@ func (u NotifyUAC) Render() (string, error) {
 			return "", fmt.Errorf("peers: NotifyUAC: %q is not a plain URI or domain", s)
 		}
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "bench_notify_uac.xml.tmpl", u)
-	return b.String(), err
+	return renderScenario("bench_notify_uac.xml.tmpl", u)
 }
 
 // Dialog returns the dialog call n (from 1) of a run sends on.

@@ -3,7 +3,6 @@ package peers
 import (
 	"context"
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -25,17 +24,7 @@ func TestNotifySinkRender(t *testing.T) {
 		"marker breaking the regexp": {in: NotifySink{Marker: "a*"}, wantErr: true},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := tc.in.Render()
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Render error = %v, want error %v", err, tc.wantErr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("scenario lacks %q:\n%s", w, got)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkRender(t, tc.in, tc.want, tc.wantErr) })
 	}
 }
 
@@ -67,17 +56,7 @@ func TestNotifyUACRender(t *testing.T) {
 		"percent in a prefix": {in: NotifyUAC{RequestURI: ok.RequestURI, WatcherURI: ok.WatcherURI, Domain: ok.Domain, Prefix: "a%u"}, wantErr: true},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := tc.in.Render()
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Render error = %v, want error %v", err, tc.wantErr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("scenario lacks %q:\n%s", w, got)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkRender(t, tc.in, tc.want, tc.wantErr) })
 	}
 }
 
@@ -137,12 +116,8 @@ func TestNotifyScenariosWithSIPp(t *testing.T) {
 		}
 	}
 	sink.Stop()
-	b, err := os.ReadFile(sink.LogFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	ts := `\d{4}-\d\d-\d\d\t\d\d:\d\d:\d\d\.\d{6}\t\d+\.\d{6}`
+	lines, b := readLogLines(t, sink.LogFile)
+	ts := sippTimestamp
 	for i, l := range lines {
 		want := regexp.MustCompile(fmt.Sprintf(`^%s\|bench 9 %d %s$`, ts, i%2+1, ts))
 		if !want.MatchString(l) {

@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,9 +63,7 @@ func (p PublishUAC) Render() (string, error) {
 		steps[i] = s
 	}
 	p.Steps = steps
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "uac_publish.xml.tmpl", p)
-	return b.String(), err
+	return renderScenario("uac_publish.xml.tmpl", p)
 }
 
 // SubscribeUAC describes a sipp watcher: one SUBSCRIBE per call; on a 2xx
@@ -118,12 +115,10 @@ func (s SubscribeUAC) Render() (string, error) {
 	if s.Expect == 0 {
 		s.Expect = 200
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "uac_subscribe.xml.tmpl", struct {
+	return renderScenario("uac_subscribe.xml.tmpl", struct {
 		SubscribeUAC
 		More []struct{}
 	}{s, make([]struct{}, s.Notifies)})
-	return b.String(), err
 }
 
 // NotifyStep is one NOTIFY a NotifierUAS sends, after PauseMS.
@@ -180,13 +175,11 @@ func (n NotifierUAS) Render() (string, error) {
 		}
 		steps[i] = step{s, i + 1}
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "uas_notifier.xml.tmpl", struct {
+	return renderScenario("uas_notifier.xml.tmpl", struct {
 		NotifierUAS
 		Notifies  []step
 		FinalCSeq int
 	}{n, steps, len(steps) + 1})
-	return b.String(), err
 }
 
 // checkBody refuses what would break the scenario: sipp keywords and the

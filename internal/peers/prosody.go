@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"text/template"
-	"time"
 )
 
 // Logf receives a peer's output lines (t.Logf in tests).
@@ -158,55 +157,24 @@ func (p *Prosody) Start(ctx context.Context) error {
 	cmd := exec.Command(ProsodyBinary, "--config", p.ConfigPath, "-F")
 	out := lineWriter(p.Opts.Logf, "prosody: ")
 	cmd.Stdout, cmd.Stderr = out, out
-	pr, err := startProc(cmd)
-	if err != nil {
-		return err
-	}
-	p.proc = pr
-	done := pr.done
-	for _, addr := range []string{p.C2SAddr(), p.ComponentAddr()} {
-		if err := waitListening(ctx, addr, done); err != nil {
-			p.stopLocked()
-			return fmt.Errorf("prosody did not listen on %s: %w", addr, err)
+	var err error
+	p.proc, err = startProc(cmd, func(exited <-chan struct{}) error {
+		for _, addr := range []string{p.C2SAddr(), p.ComponentAddr()} {
+			if err := waitListening(ctx, addr, exited); err != nil {
+				return fmt.Errorf("prosody did not listen on %s: %w", addr, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
+	return err
 }
 
 // Stop terminates prosody (SIGTERM, then SIGKILL after 5s) and waits.
 func (p *Prosody) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stopLocked()
-}
-
-func (p *Prosody) stopLocked() {
-	if p.proc == nil {
-		return
-	}
 	p.proc.stop()
 	p.proc = nil
-}
-
-// waitListening polls addr until it accepts a TCP connection, the process
-// exits or ctx ends.
-func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return errors.New("process exited")
-		case <-tick.C:
-		}
-	}
 }
 
 // FreePort returns a loopback port that is free for both TCP and UDP at the

@@ -11,6 +11,14 @@ var scenarioFS embed.FS
 
 var scenarios = template.Must(template.ParseFS(scenarioFS, "scenarios/*.tmpl"))
 
+// renderScenario executes the scenario template name with data: the Render
+// methods fill in their defaults, check their fields and call it.
+func renderScenario(name string, data any) (string, error) {
+	var b bytes.Buffer
+	err := scenarios.ExecuteTemplate(&b, name, data)
+	return b.String(), err
+}
+
 // MessageUAC describes a sipp scenario that sends one MESSAGE per call and
 // expects one final response.
 type MessageUAC struct {
@@ -39,9 +47,7 @@ func (m MessageUAC) Render() (string, error) {
 	if m.Expect == 0 {
 		m.Expect = 202
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "uac_message.xml.tmpl", m)
-	return b.String(), err
+	return renderScenario("uac_message.xml.tmpl", m)
 }
 
 // MessageUAS describes a sipp scenario that receives one MESSAGE per call
@@ -61,7 +67,5 @@ func (m MessageUAS) Render() (string, error) {
 	if m.Status == 0 && m.SilenceMS == 0 {
 		m.SilenceMS = 60000
 	}
-	var b bytes.Buffer
-	err := scenarios.ExecuteTemplate(&b, "uas_answer.xml.tmpl", m)
-	return b.String(), err
+	return renderScenario("uas_answer.xml.tmpl", m)
 }

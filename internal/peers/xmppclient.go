@@ -46,25 +46,51 @@ type Presence struct {
 // loopback, for tests and benchmarks.
 type Client struct {
 	JID       jid.JID
-	sess      *xmpp.Session
-	conn      net.Conn
+	st        *Stream
 	in        chan Message
 	presences chan Presence
-	done      chan struct{}
-	// available is closed when the server echoes the initial presence.
-	available chan struct{}
-	availOnce sync.Once
-
-	closeOnce sync.Once
 }
 
 // Login connects to a c2s port, authenticates with SASL PLAIN, binds the
 // JID's resource and sends initial presence, so the server routes messages
-// to this resource. The loopback stream is declared secure to mellium
-// (whose SASL feature requires TLS); Prosody is configured to allow plain
-// authentication on loopback.
+// to this resource (Dial, then Online). The loopback stream is declared
+// secure to mellium (whose SASL feature requires TLS); Prosody is
+// configured to allow plain authentication on loopback.
 func Login(ctx context.Context, addr, fullJID, password string) (*Client, error) {
-	j, err := jid.Parse(fullJID)
+	st, err := Dial(ctx, addr, fullJID, password)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{JID: st.JID, st: st, in: make(chan Message, 100000), presences: make(chan Presence, 10000)}
+	if err := st.Online(ctx, xmpp.HandlerFunc(c.handle)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Stream is a c2s XMPP stream, authenticated and bound: what Client is
+// built on, for clients of another shape (the gateway's scenario runner
+// keeps every stanza as it came). Dial it, then call Online once.
+type Stream struct {
+	// JID is the bound full JID.
+	JID   jid.JID
+	login string // the JID given to Dial, for errors
+	sess  *xmpp.Session
+	conn  net.Conn
+	done  chan struct{} // closed when the session stops serving
+	// available is closed when the server echoes the initial presence.
+	available chan struct{}
+	availOnce sync.Once
+	closeOnce sync.Once
+}
+
+// Dial connects to a c2s port, authenticates as login (a full JID, or a
+// bare one to let the server choose the resource) with SASL PLAIN and
+// binds a resource. The loopback stream is declared secure to mellium
+// (whose SASL feature requires TLS). Nothing is read from the stream until
+// Online.
+func Dial(ctx context.Context, addr, login, password string) (*Stream, error) {
+	j, err := jid.Parse(login)
 	if err != nil {
 		return nil, err
 	}
@@ -83,50 +109,83 @@ func Login(ctx context.Context, addr, fullJID, password string) (*Client, error)
 		}))
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("xmpp login %s: %w", fullJID, err)
+		return nil, fmt.Errorf("xmpp login %s: %w", login, err)
 	}
 	conn.SetDeadline(time.Time{})
-	c := &Client{JID: s.LocalAddr(), sess: s, conn: conn, in: make(chan Message, 100000),
-		presences: make(chan Presence, 10000), done: make(chan struct{}), available: make(chan struct{})}
+	return &Stream{JID: s.LocalAddr(), login: login, sess: s, conn: conn, available: make(chan struct{})}, nil
+}
+
+// Online serves the stream's stanzas to h and comes online as a real
+// client does: it fetches the roster, which makes the resource an
+// "interested resource" (RFC 6121 §2.1.6), the only kind the server
+// delivers subscription stanzas and roster pushes to; sends initial
+// presence; and waits for the server to send it back (RFC 6121 §4.2.2),
+// after which messages to the bare JID are routed here rather than
+// bounced. The echoes of the stream's own presence are not passed to h.
+// When Online fails, the stream is closed.
+func (s *Stream) Online(ctx context.Context, h xmpp.Handler) error {
+	s.done = make(chan struct{})
 	go func() {
-		defer close(c.done)
-		s.Serve(xmpp.HandlerFunc(c.handle))
+		defer close(s.done)
+		s.sess.Serve(xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+			if start.Name.Local == "presence" {
+				for _, a := range start.Attr {
+					if a.Name.Local == "from" && a.Value == s.JID.String() {
+						s.availOnce.Do(func() { close(s.available) })
+						return nil // our own echo
+					}
+				}
+			}
+			return h.HandleXMPP(t, start)
+		}))
 	}()
-	// Fetch the roster as real clients do: it makes the resource an
-	// "interested resource" (RFC 6121 §2.1.6), the only kind the server
-	// delivers subscription stanzas and roster pushes to.
-	r, err := s.SendIQ(ctx, xml.NewDecoder(strings.NewReader(`<iq type='get' id='roster-1'><query xmlns='jabber:iq:roster'/></iq>`)))
+	r, err := s.sess.SendIQ(ctx, xml.NewDecoder(strings.NewReader(`<iq type='get' id='roster-1'><query xmlns='jabber:iq:roster'/></iq>`)))
 	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("xmpp login %s: roster: %w", fullJID, err)
+		s.Close()
+		return fmt.Errorf("xmpp login %s: roster get: %w", s.login, err)
 	}
 	r.Close()
-	if err := c.SendRaw(ctx, `<presence/>`); err != nil {
-		c.Close()
-		return nil, err
+	if err := s.SendRaw(ctx, `<presence/>`); err != nil {
+		s.Close()
+		return err
 	}
-	// The server sends the initial presence back to the resource that
-	// sent it (RFC 6121 §4.2.2); once it has, messages to the bare JID
-	// are routed here rather than bounced.
 	select {
-	case <-c.available:
+	case <-s.available:
 	case <-ctx.Done():
-		c.Close()
-		return nil, fmt.Errorf("xmpp login %s: no presence echo: %w", fullJID, ctx.Err())
-	case <-c.done:
-		return nil, fmt.Errorf("xmpp login %s: stream closed", fullJID)
+		s.Close()
+		return fmt.Errorf("xmpp login %s: no presence echo: %w", s.login, ctx.Err())
+	case <-s.done:
+		return fmt.Errorf("xmpp login %s: stream closed", s.login)
 	}
-	return c, nil
+	return nil
+}
+
+// SendRaw writes one stanza given as XML text.
+func (s *Stream) SendRaw(ctx context.Context, stanza string) error {
+	return s.sess.Send(ctx, xml.NewDecoder(strings.NewReader(stanza)))
+}
+
+// Done is closed when the stream has ended (after Online).
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Close ends the session and the connection.
+func (s *Stream) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		err = s.sess.Close()
+		s.conn.Close()
+		if s.done != nil {
+			<-s.done
+		}
+	})
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	if start.Name.Local == "presence" {
-		for _, a := range start.Attr {
-			if a.Name.Local == "from" && a.Value == c.JID.String() {
-				c.availOnce.Do(func() { close(c.available) })
-				return nil // our own echo
-			}
-		}
 		var p struct {
 			From     string `xml:"from,attr"`
 			To       string `xml:"to,attr"`
@@ -218,8 +277,7 @@ type text struct {
 
 // SendRaw writes one stanza given as XML text.
 func (c *Client) SendRaw(ctx context.Context, stanza string) error {
-	d := xml.NewDecoder(strings.NewReader(stanza))
-	return c.sess.Send(ctx, d)
+	return c.st.SendRaw(ctx, stanza)
 }
 
 // SendMessage sends a chat-less (normal) message with a body; extra is
@@ -252,7 +310,7 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 		return m, nil
 	case <-ctx.Done():
 		return Message{}, ctx.Err()
-	case <-c.done:
+	case <-c.st.done:
 		select {
 		case m := <-c.in:
 			return m, nil
@@ -270,7 +328,7 @@ func (c *Client) NextPresence(ctx context.Context) (Presence, error) {
 		return p, nil
 	case <-ctx.Done():
 		return Presence{}, ctx.Err()
-	case <-c.done:
+	case <-c.st.done:
 		return Presence{}, io.EOF
 	}
 }
@@ -279,15 +337,4 @@ func (c *Client) NextPresence(ctx context.Context) (Presence, error) {
 func (c *Client) Messages() <-chan Message { return c.in }
 
 // Close ends the session and the connection.
-func (c *Client) Close() error {
-	var err error
-	c.closeOnce.Do(func() {
-		err = c.sess.Close()
-		c.conn.Close()
-		<-c.done
-	})
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	return err
-}
+func (c *Client) Close() error { return c.st.Close() }
